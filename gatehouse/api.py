@@ -1,0 +1,29 @@
+"""The REST API under /api/v1/, with OpenAPI at /api/v1/openapi.json and docs at /api/v1/docs."""
+
+from ninja import NinjaAPI, Swagger
+
+from gatehouse import __version__
+from gatehouse.core.api import errors
+from gatehouse.core.api.auth import AUTH
+
+api = NinjaAPI(
+    title="Gatehouse API",
+    version=__version__,
+    description="People, teams, systems and the audit trail. Authenticate with `Authorization: Bearer <token>`.",
+    auth=AUTH,
+    urls_namespace="api",
+    docs=Swagger(settings={"persistAuthorization": True}),
+    docs_url="/docs",
+)
+errors.install(api)
+
+from gatehouse.audit.api.views import router as audit_router  # noqa: E402
+from gatehouse.catalog.api.views import router as catalog_router  # noqa: E402
+from gatehouse.directory.api.views import people_router, teams_router  # noqa: E402
+from gatehouse.users.api.views import router as users_router  # noqa: E402
+
+api.add_router("/people", people_router)
+api.add_router("/teams", teams_router)
+api.add_router("/systems", catalog_router)
+api.add_router("/audit", audit_router)
+api.add_router("/users", users_router)

@@ -1,0 +1,4 @@
+from ninja import Router
+
+people_router = Router(tags=["people"])
+teams_router = Router(tags=["teams"])

@@ -1,0 +1,60 @@
+"""The roles of DESIGN.md as Django groups with model permissions.
+
+Roles are permissions, not people: one user can hold several. Object-level rights (a system owner on their own
+systems, a manager on their own reports) come from data and are checked in gatehouse.users.backends.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as global_apps
+
+TEAM_MEMBER = "team_member"
+MANAGER = "manager"
+HELPDESK_ANALYST = "helpdesk_analyst"
+ENGINEER = "engineer"
+SYSTEM_OWNER = "system_owner"
+COMPLIANCE_ANALYST = "compliance_analyst"
+RISK_ANALYST = "risk_analyst"
+SECURITY_ENGINEER = "security_engineer"
+AUDITOR = "auditor"
+ADMIN = "admin"
+
+READ_DIRECTORY = {"directory.view_person", "directory.view_team"}
+READ_CATALOG = {"catalog.view_system"}
+READ_AUDIT = {"audit.view_auditevent"}
+WRITE_DIRECTORY = {f"directory.{a}_{m}" for a in ("add", "change", "delete") for m in ("person", "team")}
+WRITE_CATALOG = {f"catalog.{a}_system" for a in ("add", "change", "delete")}
+
+# What every signed-in team member may do, whatever roles they hold.
+TEAM_MEMBER_PERMISSIONS = READ_DIRECTORY | READ_CATALOG
+
+ROLES: dict[str, dict] = {
+    TEAM_MEMBER: {"label": "Team member", "permissions": TEAM_MEMBER_PERMISSIONS},
+    MANAGER: {"label": "Manager", "permissions": set()},
+    HELPDESK_ANALYST: {"label": "Helpdesk analyst", "permissions": set()},
+    ENGINEER: {"label": "Engineer", "permissions": {"catalog.change_system"}},
+    SYSTEM_OWNER: {"label": "System owner", "permissions": set()},
+    COMPLIANCE_ANALYST: {"label": "Compliance analyst", "permissions": READ_AUDIT},
+    RISK_ANALYST: {"label": "Risk analyst", "permissions": set()},
+    SECURITY_ENGINEER: {"label": "Security engineer", "permissions": READ_AUDIT},
+    AUDITOR: {"label": "Auditor", "permissions": READ_AUDIT},
+    ADMIN: {
+        "label": "Admin",
+        "permissions": READ_AUDIT | WRITE_DIRECTORY | WRITE_CATALOG | {"users.view_user", "users.change_user"},
+    },
+}
+ROLE_CHOICES = [(name, spec["label"]) for name, spec in ROLES.items()]
+
+
+def sync_roles(sender=None, apps=global_apps, using="default", **kwargs) -> None:
+    """Create one group per role and give it exactly the role's permissions."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    all_perms = {
+        f"{p.content_type.app_label}.{p.codename}": p
+        for p in Permission.objects.using(using).select_related("content_type")
+    }
+    for name, spec in ROLES.items():
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        wanted = [all_perms[p] for p in sorted(spec["permissions"]) if p in all_perms]
+        group.permissions.set(wanted)
