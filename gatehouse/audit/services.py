@@ -27,11 +27,10 @@ class EventDraft:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def event_hash(prev_hash: str, values: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash and the event's content, in a canonical JSON form."""
-    payload = json.dumps(
+def event_payload(values: dict[str, Any]) -> str:
+    """The event's content in a canonical JSON form (the hash input after the previous hash)."""
+    return json.dumps(
         [
-            prev_hash,
             values["timestamp"].isoformat(),
             values["actor_id"],
             values["actor_label"],
@@ -47,63 +46,136 @@ def event_hash(prev_hash: str, values: dict[str, Any]) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _locked_head() -> AuditChainHead:
-    # On PostgreSQL the row lock serialises appenders until commit; SQLite runs IMMEDIATE transactions, so
-    # the writer already holds the database lock.
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        head, _ = AuditChainHead.objects.get_or_create(pk=1)
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
-    return head
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def record_events(drafts: Sequence[EventDraft]) -> list[AuditEvent]:
-    """Append events to the chain inside the caller's transaction (or a new one)."""
+def event_hash(prev_hash: str, values: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash followed by the event's canonical payload.
+
+    The database computes the same (sha256 on PostgreSQL, gatehouse_sha256 registered on SQLite connections)
+    when it appends a single event, so keep the two in step.
+    """
+    return sha256_hex(prev_hash + event_payload(values))
+
+
+_HEAD_TABLE = AuditChainHead._meta.db_table
+_EVENT_TABLE = AuditEvent._meta.db_table
+_INSERT_COLUMNS = (
+    "timestamp",
+    "actor_id",
+    "actor_label",
+    "source",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "changes",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
+
+
+_VALUE_COLUMNS = _INSERT_COLUMNS[:-2]  # all but prev_hash and hash, which the database derives
+
+
+def _append_sql(vendor: str) -> str:
+    """One statement that reads the chain head, hashes and inserts the event.
+
+    On PostgreSQL FOR UPDATE locks the head until commit, so concurrent appenders queue; SQLite runs IMMEDIATE
+    transactions, so the writer already holds the database lock. The head advances by the trigger of migration
+    0004. One statement instead of read-then-insert keeps the trail's cost per write low
+    (bench/audit_overhead.py).
+    """
+    columns = ", ".join(_INSERT_COLUMNS)
+    if vendor == "postgresql":
+        values = ", ".join("%s::jsonb" if c == "changes" else "%s" for c in _VALUE_COLUMNS)
+        digest = "encode(sha256(convert_to(h.last_hash || %s, 'UTF8')), 'hex')"
+        lock = " FOR UPDATE"
+    else:
+        values = ", ".join("%s" for _ in _VALUE_COLUMNS)
+        digest = "gatehouse_sha256(h.last_hash || %s)"
+        lock = ""
+    return (
+        f"INSERT INTO {_EVENT_TABLE} ({columns}) SELECT {values}, h.last_hash, {digest} "
+        f"FROM {_HEAD_TABLE} h WHERE h.id = 1{lock}"
+    )
+
+
+_APPEND_SQL: dict[str, str] = {}
+
+
+def _append_one(cursor, values: dict[str, Any]) -> None:
+    vendor = connection.vendor
+    sql = _APPEND_SQL.get(vendor) or _APPEND_SQL.setdefault(vendor, _append_sql(vendor))
+    params = [
+        connection.ops.adapt_datetimefield_value(values[c])
+        if c == "timestamp"
+        else json.dumps(values[c])
+        if c == "changes"
+        else values[c]
+        for c in _VALUE_COLUMNS
+    ]
+    params.append(event_payload(values))
+    cursor.execute(sql, params)
+    if cursor.rowcount != 1:
+        raise RuntimeError("The audit chain head row is missing; run `gatehouse migrate`.")
+
+
+def _lock_head(cursor) -> str:
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cursor.execute(f"SELECT last_hash FROM {_HEAD_TABLE} WHERE id = 1{lock}")
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("The audit chain head row is missing; run `gatehouse migrate`.")
+    return row[0]
+
+
+def record_events(drafts: Sequence[EventDraft]) -> int:
+    """Append events to the chain inside the caller's transaction (or a new one). Returns how many."""
     if not drafts:
-        return []
+        return 0
     ctx = context.current()
     if not ctx.audit_enabled:
-        return []
+        return 0
     if not connection.in_atomic_block:
         with transaction.atomic():
             return record_events(drafts)
     actor = ctx.actor
-    actor_id = actor.pk if actor is not None else None
-    actor_label = actor.get_username() if actor is not None else ctx.actor_label
-    now = timezone.now()
-    head = _locked_head()
-    prev = head.last_hash or GENESIS_HASH
-    events = []
-    for draft in drafts:
-        values = {
-            "timestamp": now,
-            "actor_id": actor_id,
-            "actor_label": actor_label,
-            "source": ctx.source,
-            "action": draft.action,
-            "object_type": draft.object_type,
-            "object_id": draft.object_id,
-            "object_repr": draft.object_repr,
-            "changes": draft.changes,
-            "request_id": ctx.request_id,
+    common = {
+        "timestamp": timezone.now(),
+        "actor_id": actor.pk if actor is not None else None,
+        "actor_label": actor.get_username() if actor is not None else ctx.actor_label,
+        "source": ctx.source,
+        "request_id": ctx.request_id,
+    }
+    rows = [
+        {
+            **common,
+            "action": d.action,
+            "object_type": d.object_type,
+            "object_id": d.object_id,
+            "object_repr": d.object_repr,
+            "changes": d.changes,
         }
-        digest = event_hash(prev, values)
-        events.append(AuditEvent(prev_hash=prev, hash=digest, **values))
-        prev = digest
-    if len(events) == 1:
-        events[0].save(force_insert=True)
-    else:
-        AuditEvent.objects.bulk_create(events, batch_size=500)
-    last_id = events[-1].pk
-    if last_id is None:  # backends that do not return ids from bulk inserts
-        last_id = AuditEvent.objects.filter(hash=prev).values_list("pk", flat=True).get()
-    AuditChainHead.objects.filter(pk=1).update(
-        last_event_id=last_id, last_hash=prev, event_count=head.event_count + len(events)
-    )
-    return events
+        for d in drafts
+    ]
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            _append_one(cursor, rows[0])
+            return 1
+        # Many events (an import): hash them here and insert in batches; the trigger advances the head.
+        prev = _lock_head(cursor)
+        events = []
+        for row in rows:
+            digest = event_hash(prev, row)
+            events.append(AuditEvent(**row, prev_hash=prev, hash=digest))
+            prev = digest
+    AuditEvent.objects.bulk_create(events, batch_size=500)
+    return len(events)
 
 
 @dataclass
@@ -160,7 +232,7 @@ def verify_chain(progress=None) -> VerifyResult:
         if progress is not None:
             progress(1)
     head = AuditChainHead.objects.filter(pk=1).first()
-    if head is not None and (head.last_hash or GENESIS_HASH) != prev:
+    if head is not None and head.last_hash != prev:
         missing = head.last_event_id if head.last_event_id > last_id else last_id
         return VerifyResult(
             False, checked, missing, f"the chain ends at event #{last_id} but the head records event "

@@ -48,6 +48,11 @@ ROLE_CHOICES = [(name, spec["label"]) for name, spec in ROLES.items()]
 
 def sync_roles(sender=None, apps=global_apps, using="default", **kwargs) -> None:
     """Create one group per role and give it exactly the role's permissions."""
+    from django.contrib.auth.management import create_permissions
+
+    # post_migrate reaches this app before the apps after it have their permissions; make them all now.
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     all_perms = {

@@ -1,0 +1,141 @@
+import io
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from gatehouse.audit.models import AuditChainHead, AuditEvent
+from gatehouse.audit.services import GENESIS_HASH, EventDraft, record_events, verify_chain
+from gatehouse.core import context
+from gatehouse.core.context import Source
+from gatehouse.core.permissions import SYSTEM
+from gatehouse.directory import services as directory
+from gatehouse.directory.models import Person
+
+pytestmark = pytest.mark.django_db
+
+
+def make_people(n: int) -> list[Person]:
+    return [directory.create_person(actor=SYSTEM, email=f"p{i}@example.com", name=f"P {i}") for i in range(n)]
+
+
+def run_verify() -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("verify_audit", stdout=out, stderr=err)
+    except SystemExit as exc:
+        return exc.code, out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+def test_create_update_delete_record_field_level_changes(admin_user):
+    with context.change_context(source=Source.WEB, request_id="req-1", actor=admin_user):
+        person = directory.create_person(actor=admin_user, email="Ada@Example.com", name="Ada", title="Engineer")
+        directory.update_person(person, actor=admin_user, title="Staff engineer", department="Security")
+        directory.delete_person(person, actor=admin_user)
+    created, updated, deleted = AuditEvent.objects.order_by("id")
+    assert created.action == "create" and created.changes["email"] == [None, "ada@example.com"]
+    assert updated.changes == {"title": ["Engineer", "Staff engineer"], "department": ["", "Security"]}
+    assert deleted.action == "delete" and deleted.changes["name"] == ["Ada", None]
+    for event in (created, updated, deleted):
+        assert event.actor == admin_user
+        assert event.actor_label == admin_user.username
+        assert event.source == "web"
+        assert event.request_id == "req-1"
+        assert event.object_type == "directory.person"
+        assert event.object_id == str(person.pk or created.object_id)
+
+
+def test_a_no_op_update_writes_no_event():
+    (person,) = make_people(1)
+    before = AuditEvent.objects.count()
+    directory.update_person(person, actor=SYSTEM, name=person.name, title="")
+    assert AuditEvent.objects.count() == before
+
+
+def test_events_form_a_chain_from_genesis():
+    make_people(3)
+    events = list(AuditEvent.objects.order_by("id"))
+    assert events[0].prev_hash == GENESIS_HASH
+    for previous, event in zip(events, events[1:], strict=False):
+        assert event.prev_hash == previous.hash
+    head = AuditChainHead.objects.get()
+    assert head.last_event_id == events[-1].pk and head.last_hash == events[-1].hash
+    assert head.event_count == 3
+    assert verify_chain().ok
+
+
+def test_a_batch_of_events_is_chained_in_order():
+    drafts = [EventDraft("update", "directory.person", str(i), f"P{i}", {"x": [i, i + 1]}) for i in range(5)]
+    record_events(drafts)
+    result = verify_chain()
+    assert result.ok and result.checked == 5
+
+
+def test_the_audit_trail_can_be_switched_off_for_a_block():
+    with context.change_context(audit_enabled=False):
+        make_people(2)
+    assert AuditEvent.objects.count() == 0
+
+
+def test_verify_audit_exits_0_when_intact():
+    make_people(3)
+    code, out, _ = run_verify()
+    assert code == 0
+    assert "3 events verified" in out
+
+
+def test_changing_an_event_is_caught_and_named():
+    make_people(4)
+    victim = AuditEvent.objects.order_by("id")[1]
+    AuditEvent.objects.filter(pk=victim.pk).update(changes={"name": [None, "Mallory"]})
+    code, _, err = run_verify()
+    assert code == 1
+    assert f"event #{victim.pk}" in err
+    assert "content does not match" in err
+
+
+def test_changing_an_event_and_its_hash_is_caught_at_the_next_event():
+    make_people(4)
+    first, second = AuditEvent.objects.order_by("id")[:2]
+    AuditEvent.objects.filter(pk=first.pk).update(hash="f" * 64)
+    result = verify_chain()
+    assert not result.ok
+    assert result.broken_event_id in (first.pk, second.pk)
+
+
+def test_deleting_an_event_in_the_middle_is_caught():
+    make_people(4)
+    events = list(AuditEvent.objects.order_by("id"))
+    # A raw delete, as someone with database access would do it.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    code, _, err = run_verify()
+    assert code == 1
+    assert f"event #{events[2].pk}" in err
+
+
+def test_deleting_the_newest_event_is_caught_by_the_head():
+    make_people(3)
+    last = AuditEvent.objects.order_by("id").last()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [last.pk])
+    code, _, err = run_verify()
+    assert code == 1
+    assert f"#{last.pk}" in err
+
+
+def test_deleting_every_event_is_caught():
+    make_people(2)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_auditevent")
+    assert not verify_chain().ok
+
+
+def test_commands_are_audited_as_cli_with_their_own_request_id(admin_user):
+    out = io.StringIO()
+    call_command("create_api_token", admin_user.username, stdout=out, stderr=io.StringIO())
+    event = AuditEvent.objects.get(object_type="users.apitoken")
+    assert event.source == "cli"
+    assert event.actor_label.startswith("cli:")
+    assert len(event.request_id) == 32
