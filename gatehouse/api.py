@@ -1,10 +1,11 @@
 """The REST API under /api/v1/, with OpenAPI at /api/v1/openapi.json and docs at /api/v1/docs."""
 
-from ninja import NinjaAPI, Swagger
+from ninja import NinjaAPI
 
 from gatehouse import __version__
 from gatehouse.core.api import errors
 from gatehouse.core.api.auth import AUTH
+from gatehouse.core.api.docs import StaticSwagger
 
 api = NinjaAPI(
     title="Gatehouse API",
@@ -12,7 +13,8 @@ api = NinjaAPI(
     description="People, teams, systems and the audit trail. Authenticate with `Authorization: Bearer <token>`.",
     auth=AUTH,
     urls_namespace="api",
-    docs=Swagger(settings={"persistAuthorization": True}),
+    # validatorUrl off: the badge would load an image from swagger.io, which CSP refuses and we do not want.
+    docs=StaticSwagger(settings={"persistAuthorization": True, "validatorUrl": None}),
     docs_url="/docs",
 )
 errors.install(api)

@@ -151,6 +151,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from the finders; it only needs the folder to exist
 # Front-end packages come from npm (package.json and its lock file) into node_modules/; only the
 # files we serve are listed, so nothing else from node_modules reaches the browser.
 NODE_MODULES = Path(os.environ.get("GATEHOUSE_NODE_MODULES", PROJECT_DIR / "node_modules"))

@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 
 from gatehouse.core.models import ChangeLoggedModel
+from gatehouse.core.validators import validate_link
 
 
 class Tier(models.IntegerChoices):
@@ -83,8 +84,14 @@ class System(ChangeLoggedModel):
     vendor = models.CharField(max_length=200, blank=True)
     access_to = models.TextField(blank=True, help_text="Who has access, as the catalog says it.")
     handbook_link = models.TextField(blank=True, help_text="Handbook or runbook link (Markdown link or URL).")
-    access_request_url = models.URLField(max_length=500, blank=True)
-    issue_template_url = models.URLField(max_length=500, blank=True)
+    access_request_url = models.CharField(
+        "access request link", max_length=500, blank=True, validators=[validate_link],
+        help_text="Where team members ask for access: an http(s) URL or a Gatehouse path.",
+    )
+    issue_template_url = models.CharField(
+        "issue template link", max_length=500, blank=True, validators=[validate_link],
+        help_text="Where team members report an issue or ask for a change: an http(s) URL or a Gatehouse path.",
+    )
     notes = models.TextField(blank=True)
     extra = models.JSONField(default=dict, blank=True, help_text="Fields an import did not know, kept as given.")
     # What the last import read, so an export writes back the original text of values nobody changed.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -54,7 +54,7 @@ def _check_manager(person: Person | None, manager: Person | None) -> None:
 def create_person(*, actor, **fields: Any) -> Person:
     require(actor, "directory.add_person")
     _check_fields(fields, PERSON_FIELDS)
-    if "email" in fields and fields["email"]:
+    if fields.get("email"):
         fields["email"] = fields["email"].strip().lower()
     if "status" not in fields:
         fields["status"] = status_from_dates(fields.get("end_date"))
@@ -62,16 +62,31 @@ def create_person(*, actor, **fields: Any) -> Person:
 
 
 def update_person(person: Person, *, actor, **fields: Any) -> Person:
+    person, _ = _update_person(person, actor=actor, fields=fields)
+    return person
+
+
+def _update_person(person: Person, *, actor, fields: dict[str, Any]) -> tuple[Person, dict[str, list[Any]]]:
     require(actor, "directory.change_person", person)
     _check_fields(fields, PERSON_FIELDS)
-    if "email" in fields and fields["email"]:
+    if fields.get("email"):
         fields["email"] = fields["email"].strip().lower()
     if "manager" in fields:
         _check_manager(person, fields["manager"])
     if "end_date" in fields and "status" not in fields:
         fields["status"] = status_from_dates(fields["end_date"])
-    person, _ = update_object(person, fields=fields)
-    return person
+    return update_object(person, fields=fields)
+
+
+UpsertOutcome = Literal["created", "updated", "unchanged"]
+
+
+def upsert_person(person: Person | None, *, actor, **fields: Any) -> tuple[Person, UpsertOutcome]:
+    """Create the person when `person` is None, else update them; says which happened (for import summaries)."""
+    if person is None:
+        return create_person(actor=actor, **fields), "created"
+    person, changes = _update_person(person, actor=actor, fields=fields)
+    return person, "updated" if changes else "unchanged"
 
 
 def delete_person(person: Person, *, actor) -> None:

@@ -5,13 +5,16 @@ from django.utils.http import urlencode
 from ninja import Field, Schema
 from ninja.pagination import PaginationBase
 
+MAX_OFFSET = 10**12
+
 
 class LimitOffsetPagination(PaginationBase):
     """`?limit=&offset=` pages answered as {count, next, previous, results}, like NetBox."""
 
     class Input(Schema):
         limit: int = Field(settings.API_PAGE_SIZE, ge=1, le=settings.API_MAX_PAGE_SIZE)
-        offset: int = Field(0, ge=0)
+        # Bounded so a huge offset is a 422, not an integer overflow in the database driver.
+        offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
     class Output(Schema):
         count: int
@@ -24,7 +27,11 @@ class LimitOffsetPagination(PaginationBase):
     def paginate_queryset(self, queryset, pagination: Input, **params):
         request = params["request"]
         limit, offset = pagination.limit, pagination.offset
-        count = queryset.count() if hasattr(queryset, "count") and not isinstance(queryset, list) else len(queryset)
+        count = (
+            queryset.count()
+            if hasattr(queryset, "count") and not isinstance(queryset, list)
+            else len(queryset)
+        )
         results = list(queryset[offset : offset + limit])
         return {
             "count": count,
