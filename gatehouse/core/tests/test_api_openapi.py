@@ -162,6 +162,8 @@ def test_docs_page_uses_only_our_static_files_and_no_inline_script(client):
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in urls
     assert "/static/vendor/swagger-ui/swagger-ui.css" in urls
     assert "/static/gatehouse/swagger-init.js" in urls
+    for url in urls:
+        assert client.get(url).status_code == 200, f"{url} is not served"
     for tag, attrs in page.tags:
         assert not any(name.startswith("on") for name in attrs), (tag, attrs)
         assert "style" not in attrs and tag != "style", (tag, attrs)

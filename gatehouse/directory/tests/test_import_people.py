@@ -355,11 +355,14 @@ def test_a_missing_file_is_refused(tmp_path):
     assert "cannot read the file" in err
 
 
-def test_a_utf8_bom_and_semicolons_are_read(tmp_path):
+def test_byte_order_marks_semicolons_and_tabs_are_read(tmp_path):
     path = tmp_path / "people.csv"
     path.write_bytes("\ufeffemail;name\nzoe@example.com;Zoë\n".encode())
     import_people(path)
     assert Person.objects.get(email="zoe@example.com").name == "Zoë"
+    path.write_bytes("email\tname\nyan@example.com\tYan 燕\n".encode("utf-16"))  # Excel's "Unicode text"
+    import_people(path)
+    assert Person.objects.get(email="yan@example.com").name == "Yan 燕"
 
 
 def test_the_bamboohr_sample_is_refused_for_its_redacted_duplicate_emails(shared_data):
