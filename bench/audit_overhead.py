@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _django import django_on, run_per_backend  # noqa: E402
+from _django import django_on, run_per_backend
 
 PEOPLE = 1000
 
@@ -54,11 +54,15 @@ def bench(backend: str, updates: int, rounds: int) -> None:
         print(f"[{backend}] {updates} person updates, median of {rounds} rounds")
         print(f"  without audit trail: {off:7.2f} s  ({off / updates * 1e6:6.0f} µs per update)")
         print(f"  with audit trail:    {on:7.2f} s  ({on / updates * 1e6:6.0f} µs per update)")
-        print(f"  ratio: {ratio:.2f}  (goal < 1.30: {'met' if ratio < 1.3 else 'NOT met'}); events written: {events}")
+        print(
+            f"  ratio: {ratio:.2f}  (goal < 1.30: {'met' if ratio < 1.3 else 'NOT met'}); events written: {events}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgres"])
     parser.add_argument("--updates", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "gatehouse.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "gatehouse.core.middleware.RequestContextMiddleware",
+    "gatehouse.core.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -50,3 +50,6 @@ class AuditChainHead(models.Model):
     last_event_id = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
     event_count = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"head at #{self.last_event_id} ({self.event_count} events)"

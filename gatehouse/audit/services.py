@@ -221,11 +221,16 @@ def verify_chain(progress=None) -> VerifyResult:
     for row in _rows():
         if row["prev_hash"] != prev:
             return VerifyResult(
-                False, checked, row["id"], "its previous-hash link does not match the event before it "
-                "(an earlier event was changed or deleted)"
+                False,
+                checked,
+                row["id"],
+                "its previous-hash link does not match the event before it "
+                "(an earlier event was changed or deleted)",
             )
         if event_hash(prev, row) != row["hash"]:
-            return VerifyResult(False, checked, row["id"], "its content does not match its hash (it was changed)")
+            return VerifyResult(
+                False, checked, row["id"], "its content does not match its hash (it was changed)"
+            )
         prev = row["hash"]
         last_id = row["id"]
         checked += 1
@@ -235,12 +240,17 @@ def verify_chain(progress=None) -> VerifyResult:
     if head is not None and head.last_hash != prev:
         missing = head.last_event_id if head.last_event_id > last_id else last_id
         return VerifyResult(
-            False, checked, missing, f"the chain ends at event #{last_id} but the head records event "
-            f"#{head.last_event_id} (the newest events were deleted or changed)"
+            False,
+            checked,
+            missing,
+            f"the chain ends at event #{last_id} but the head records event "
+            f"#{head.last_event_id} (the newest events were deleted or changed)",
         )
     if head is not None and head.event_count != checked:
         return VerifyResult(
-            False, checked, last_id or None,
+            False,
+            checked,
+            last_id or None,
             f"the head counts {head.event_count} events but {checked} are present",
         )
     if head is None and checked:

@@ -31,7 +31,16 @@ class SystemFilterSet(SearchFilterSet):
 
     class Meta:
         model = System
-        fields = ["q", "tier", "data_classification", "auth_method", "audience", "scope", "owner", "owner_team"]
+        fields = [
+            "q",
+            "tier",
+            "data_classification",
+            "auth_method",
+            "audience",
+            "scope",
+            "owner",
+            "owner_team",
+        ]
 
     def filter_owner(self, queryset, name, value):
         return queryset.filter(owner_filter(value)).distinct() if value else queryset

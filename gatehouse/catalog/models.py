@@ -73,7 +73,9 @@ class System(ChangeLoggedModel):
     data_classification = models.CharField(
         max_length=10, choices=DataClassification.choices, blank=True, db_index=True
     )
-    auth_method = models.CharField("authentication method", max_length=10, choices=AuthMethod.choices, blank=True)
+    auth_method = models.CharField(
+        "authentication method", max_length=10, choices=AuthMethod.choices, blank=True
+    )
     scim_supported = models.BooleanField("SCIM", null=True, blank=True)
     baseline_entitlement = models.BooleanField(
         null=True, blank=True, help_text="Every team member gets access."
@@ -85,15 +87,23 @@ class System(ChangeLoggedModel):
     access_to = models.TextField(blank=True, help_text="Who has access, as the catalog says it.")
     handbook_link = models.TextField(blank=True, help_text="Handbook or runbook link (Markdown link or URL).")
     access_request_url = models.CharField(
-        "access request link", max_length=500, blank=True, validators=[validate_link],
+        "access request link",
+        max_length=500,
+        blank=True,
+        validators=[validate_link],
         help_text="Where team members ask for access: an http(s) URL or a Gatehouse path.",
     )
     issue_template_url = models.CharField(
-        "issue template link", max_length=500, blank=True, validators=[validate_link],
+        "issue template link",
+        max_length=500,
+        blank=True,
+        validators=[validate_link],
         help_text="Where team members report an issue or ask for a change: an http(s) URL or a Gatehouse path.",
     )
     notes = models.TextField(blank=True)
-    extra = models.JSONField(default=dict, blank=True, help_text="Fields an import did not know, kept as given.")
+    extra = models.JSONField(
+        default=dict, blank=True, help_text="Fields an import did not know, kept as given."
+    )
     # What the last import read, so an export writes back the original text of values nobody changed.
     source_keys = models.JSONField(default=list, blank=True, editable=False)
     source_values = models.JSONField(default=dict, blank=True, editable=False)

@@ -1,6 +1,7 @@
 import re
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
 
 from gatehouse.core import context
 from gatehouse.core.context import Source
@@ -35,6 +36,34 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or the query string is refused before any view sees it.
+
+    PostgreSQL cannot compare text with NUL (it raises instead of finding nothing), so a lookup such as
+    /api/v1/teams/%00 would otherwise be a 500 on PostgreSQL and a 404 on SQLite.
+    """
+
+    MESSAGE = "Must not contain NUL characters."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        place = None
+        if "\x00" in request.path:
+            place = ["path"]
+        else:
+            for name, values in request.GET.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    place = ["query", name.replace("\x00", "\\x00")]
+                    break
+        if place is None:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": [{"loc": place, "msg": self.MESSAGE, "type": "value_error"}]}, status=422)
+        return HttpResponseBadRequest(f"{' '.join(place)}: {self.MESSAGE}", content_type="text/plain")
 
 
 class AuditActorMiddleware:

@@ -17,6 +17,8 @@ class Column:
     template: str | None = None  # a template rendering the cell with `row` and `value`
 
     def value(self, row: Any) -> Any:
+        if self.accessor is None and self.template:
+            return getattr(row, self.name, None)  # a template column may draw from the whole row
         accessor = self.accessor or self.name
         if callable(accessor):
             return accessor(row)

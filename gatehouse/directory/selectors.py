@@ -46,7 +46,10 @@ def search_people(user, text: str) -> QuerySet[Person]:
     if not text:
         return qs
     return qs.filter(
-        Q(name__icontains=text) | Q(email__icontains=text) | Q(handle__icontains=text) | Q(title__icontains=text)
+        Q(name__icontains=text)
+        | Q(email__icontains=text)
+        | Q(handle__icontains=text)
+        | Q(title__icontains=text)
     )
 
 
@@ -63,5 +66,8 @@ def get_team(user, slug: str) -> Team:
 
 def departments() -> list[str]:
     return list(
-        Person.objects.exclude(department="").order_by("department").values_list("department", flat=True).distinct()
+        Person.objects.exclude(department="")
+        .order_by("department")
+        .values_list("department", flat=True)
+        .distinct()
     )

@@ -19,7 +19,9 @@ class User(AbstractUser):
         "directory.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="user"
     )
     access_expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="After this time the user can no longer sign in (auditors, contractors)."
+        null=True,
+        blank=True,
+        help_text="After this time the user can no longer sign in (auditors, contractors).",
     )
 
     def role_names(self) -> set[str]:
@@ -91,3 +93,8 @@ class LoginFailure(models.Model):
     username = models.CharField(max_length=150, db_index=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.username} from {self.ip_address or 'unknown address'} at {self.timestamp:%Y-%m-%d %H:%M}"
+        )

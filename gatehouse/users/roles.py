@@ -40,7 +40,10 @@ ROLES: dict[str, dict] = {
     AUDITOR: {"label": "Auditor", "permissions": READ_AUDIT},
     ADMIN: {
         "label": "Admin",
-        "permissions": READ_AUDIT | WRITE_DIRECTORY | WRITE_CATALOG | {"users.view_user", "users.change_user"},
+        "permissions": READ_AUDIT
+        | WRITE_DIRECTORY
+        | WRITE_CATALOG
+        | {"users.view_user", "users.change_user"},
     },
 }
 ROLE_CHOICES = [(name, spec["label"]) for name, spec in ROLES.items()]

@@ -33,4 +33,6 @@ def is_locked_out(username: str, ip_address: str | None = None) -> bool:
     if recent.filter(username__iexact=username).count() >= settings.LOGIN_FAILURE_LIMIT:
         return True
     # An address trying many usernames is throttled too, at a higher bar.
-    return bool(ip_address) and recent.filter(ip_address=ip_address).count() >= settings.LOGIN_FAILURE_LIMIT * 4
+    return (
+        bool(ip_address) and recent.filter(ip_address=ip_address).count() >= settings.LOGIN_FAILURE_LIMIT * 4
+    )

@@ -1,4 +1,5 @@
 import io
+import itertools
 
 import pytest
 from django.core.management import call_command
@@ -30,7 +31,9 @@ def run_verify() -> tuple[int, str, str]:
 
 def test_create_update_delete_record_field_level_changes(admin_user):
     with context.change_context(source=Source.WEB, request_id="req-1", actor=admin_user):
-        person = directory.create_person(actor=admin_user, email="Ada@Example.com", name="Ada", title="Engineer")
+        person = directory.create_person(
+            actor=admin_user, email="Ada@Example.com", name="Ada", title="Engineer"
+        )
         directory.update_person(person, actor=admin_user, title="Staff engineer", department="Security")
         directory.delete_person(person, actor=admin_user)
     created, updated, deleted = AuditEvent.objects.order_by("id")
@@ -57,7 +60,7 @@ def test_events_form_a_chain_from_genesis():
     make_people(3)
     events = list(AuditEvent.objects.order_by("id"))
     assert events[0].prev_hash == GENESIS_HASH
-    for previous, event in zip(events, events[1:], strict=False):
+    for previous, event in itertools.pairwise(events):
         assert event.prev_hash == previous.hash
     head = AuditChainHead.objects.get()
     assert head.last_event_id == events[-1].pk and head.last_hash == events[-1].hash

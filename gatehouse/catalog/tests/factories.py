@@ -16,6 +16,8 @@ class SystemFactory(factory.django.DjangoModelFactory):
     data_classification = "yellow"
 
 
-def add_contact(system: System, role: str = ContactRole.BUSINESS_OWNER, person=None, team=None) -> SystemContact:
+def add_contact(
+    system: System, role: str = ContactRole.BUSINESS_OWNER, person=None, team=None
+) -> SystemContact:
     position = system.contacts.filter(role=role).count()
     return SystemContact.objects.create(system=system, role=role, person=person, team=team, position=position)

@@ -39,7 +39,10 @@ def test_read_only_and_expiring_tokens(admin_user):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["nobody"], "username: no user named 'nobody'"), (["{user}", "--expires", "0"], "--expires: Must be 1 day")],
+    [
+        (["nobody"], "username: no user named 'nobody'"),
+        (["{user}", "--expires", "0"], "--expires: Must be 1 day"),
+    ],
 )
 def test_bad_arguments_are_named_and_write_nothing(admin_user, args, message):
     args = [a.format(user=admin_user.username) for a in args]
