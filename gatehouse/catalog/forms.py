@@ -131,10 +131,10 @@ class SystemForm(ServiceForm):
     def clean_deprovisioners(self):
         return self._clean_contacts("deprovisioners")
 
-    def service_kwargs(self) -> dict[str, Any]:
+    def service_fields(self) -> dict[str, Any]:
         """Everything update_system and create_system take: fields, contacts by role and scope codes."""
         return {
-            **self.service_fields(),
+            **super().service_fields(),
             "contacts": {role: self.cleaned_data[name] for name, role in CONTACT_FIELDS.items()},
             "compliance_scopes": [s.code for s in self.cleaned_data["compliance_scopes"]],
         }

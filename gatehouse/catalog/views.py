@@ -74,7 +74,7 @@ class SystemEditView(ObjectEditView):
         return selectors.get_system(request.user, slug)
 
     def save(self, request, form, system):
-        return services.update_system(system, actor=request.user, **form.service_kwargs())
+        return services.update_system(system, actor=request.user, **form.service_fields())
 
 
 class SystemAddView(ObjectEditView):
@@ -84,7 +84,7 @@ class SystemAddView(ObjectEditView):
     cancel_url_name = "catalog:system_list"
 
     def save(self, request, form, system):
-        return services.create_system(actor=request.user, **form.service_kwargs())
+        return services.create_system(actor=request.user, **form.service_fields())
 
 
 class GettingHelpSearch(SearchFilterSet):

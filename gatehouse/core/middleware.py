@@ -62,7 +62,9 @@ class RejectNulMiddleware:
         if place is None:
             return self.get_response(request)
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": [{"loc": place, "msg": self.MESSAGE, "type": "value_error"}]}, status=422)
+            return JsonResponse(
+                {"detail": [{"loc": place, "msg": self.MESSAGE, "type": "value_error"}]}, status=422
+            )
         return HttpResponseBadRequest(f"{' '.join(place)}: {self.MESSAGE}", content_type="text/plain")
 
 

@@ -142,3 +142,11 @@ def test_commands_are_audited_as_cli_with_their_own_request_id(admin_user):
     assert event.source == "cli"
     assert event.actor_label.startswith("cli:")
     assert len(event.request_id) == 32
+
+
+def test_the_time_index_is_brin_on_postgresql_and_a_btree_on_sqlite():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "audit_auditevent")
+    on_time = [spec for spec in constraints.values() if spec["index"] and spec["columns"] == ["timestamp"]]
+    assert len(on_time) == 1
+    assert on_time[0]["type"] == ("brin" if connection.vendor == "postgresql" else "idx")
