@@ -29,3 +29,22 @@ api.add_router("/teams", teams_router)
 api.add_router("/systems", catalog_router)
 api.add_router("/audit", audit_router)
 api.add_router("/users", users_router)
+# --- desk guides (part C)
+from gatehouse.desk.api.guides import router as guides_router  # noqa: E402
+
+api.add_router("/desk/guides", guides_router)
+# --- end desk guides
+# --- desk SLA (part B)
+from gatehouse.desk.api.config import calendars_router, policies_router  # noqa: E402
+
+api.add_router("/desk/calendars", calendars_router)
+api.add_router("/desk/sla-policies", policies_router)
+# --- end desk SLA
+# --- desk requests (part A)
+from gatehouse.desk.api.views import queues_router, requests_router, rules_router, types_router  # noqa: E402
+
+api.add_router("/desk/requests", requests_router)
+api.add_router("/desk/request-types", types_router)
+api.add_router("/desk/queues", queues_router)
+api.add_router("/desk/routing-rules", rules_router)
+# --- end desk requests

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "gatehouse.users",
     "gatehouse.directory",
     "gatehouse.catalog",
+    "gatehouse.desk",
     "gatehouse.demo",
 ]
 
@@ -189,6 +190,17 @@ else:
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": 2, "worker_type": "thread"},
     }
+
+# The address people reach Gatehouse at, for links in chat messages and mail (no trailing slash).
+BASE_URL = os.environ.get("GATEHOUSE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Slack's signing secret for the inbound slash command and buttons (docs/chat.md); unset refuses them.
+SLACK_SIGNING_SECRET = os.environ.get("GATEHOUSE_SLACK_SIGNING_SECRET", "")
+
+# Desk (part A): uploaded files (request attachments) live under the data directory, never the code.
+MEDIA_ROOT = DATA_DIR / "media"
+GATEHOUSE_DESK_ATTACHMENT_MAX_BYTES = int(
+    os.environ.get("GATEHOUSE_DESK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+)
 
 EMAIL_BACKEND = os.environ.get("GATEHOUSE_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("GATEHOUSE_FROM_EMAIL", "gatehouse@localhost")

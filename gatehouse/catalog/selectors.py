@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, Prefetch, Q, QuerySet
 
 from gatehouse.catalog.models import ContactRole, System, SystemContact
 from gatehouse.core.permissions import require
@@ -79,9 +79,29 @@ def contacts_by_role(system: System) -> dict[str, list[SystemContact]]:
     return grouped
 
 
+# The desk request types behind Getting Help's two links (see desk_links below).
+DESK_ACCESS_TYPE = "access-request"
+DESK_ISSUE_TYPE = "configuration-change"
+
+
 def getting_help_rows(user, text: str = "") -> QuerySet[System]:
-    """The Getting Help page: every system with its links, label, mention handle and chat team."""
-    qs = visible_systems(user).select_related("owner_team").order_by("name")
+    """The Getting Help page: every system with its links, label, mention handle and chat team.
+
+    Each row carries `desk_access` and `desk_issue`: whether the desk's access-request and configuration-change
+    types are active, so the page links to the desk's forms for the system (in the same query).
+    """
+    from gatehouse.desk.models import RequestType
+
+    active = RequestType.objects.filter(is_active=True)
+    qs = (
+        visible_systems(user)
+        .select_related("owner_team")
+        .annotate(
+            desk_access=Exists(active.filter(slug=DESK_ACCESS_TYPE)),
+            desk_issue=Exists(active.filter(slug=DESK_ISSUE_TYPE)),
+        )
+        .order_by("name")
+    )
     text = text.strip()
     if text:
         qs = qs.filter(

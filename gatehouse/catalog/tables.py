@@ -1,9 +1,12 @@
 """Columns of the system list and the Getting Help page."""
 
+from urllib.parse import urlencode
+
+from django.urls import reverse
 from django.utils.html import format_html
 
 from gatehouse.catalog.models import ContactRole
-from gatehouse.catalog.selectors import OWNER_ROLES
+from gatehouse.catalog.selectors import DESK_ACCESS_TYPE, DESK_ISSUE_TYPE, OWNER_ROLES
 from gatehouse.core.tables import Column, Table
 from gatehouse.core.templatetags.gatehouse import (
     EMPTY,
@@ -74,16 +77,41 @@ class SystemTable(Table):
     default_order = "name"
 
 
+def desk_link(system, request_type: str, available: bool, stored_url: str, text: str):
+    """Getting Help's links open the desk's form for the system, prefilled, while the desk offers that request
+    type; when an admin has switched the type off, the link the catalog stores for the system is shown."""
+    if available:
+        url = reverse("desk:new_request_form", args=[request_type])
+        return format_html('<a href="{}?{}">{}</a>', url, urlencode({"system": system.slug}), text)
+    return link_or_text(stored_url, text)
+
+
+def _access_link(system):
+    return desk_link(
+        system,
+        DESK_ACCESS_TYPE,
+        getattr(system, "desk_access", False),
+        system.access_request_url,
+        "Request access",
+    )
+
+
+def _issue_link(system):
+    return desk_link(
+        system,
+        DESK_ISSUE_TYPE,
+        getattr(system, "desk_issue", False),
+        system.issue_template_url,
+        "Report an issue",
+    )
+
+
 class GettingHelpTable(Table):
     columns = (
         Column("name", "System", order_by="name", template="catalog/_help_system_cell.html"),
         Column("label", "Label", order_by="label", template="catalog/_label_cell.html"),
-        Column(
-            "access_request",
-            "Access",
-            accessor=lambda s: link_or_text(s.access_request_url, "Request access"),
-        ),
-        Column("issue", "Issues", accessor=lambda s: link_or_text(s.issue_template_url, "Report an issue")),
+        Column("access_request", "Access", accessor=_access_link),
+        Column("issue", "Issues", accessor=_issue_link),
         Column(
             "mention_handle",
             "Mention handle",

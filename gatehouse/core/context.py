@@ -21,8 +21,17 @@ class Source:
     IMPORT = "import"
     JOB = "job"
     SYSTEM = "system"
+    CHAT = "chat"  # the desk's inbound Slack slash command and buttons
 
-    CHOICES = [(WEB, "Web"), (API, "API"), (CLI, "CLI"), (IMPORT, "Import"), (JOB, "Job"), (SYSTEM, "System")]
+    CHOICES = [
+        (WEB, "Web"),
+        (API, "API"),
+        (CLI, "CLI"),
+        (IMPORT, "Import"),
+        (JOB, "Job"),
+        (SYSTEM, "System"),
+        (CHAT, "Chat"),
+    ]
 
 
 @dataclass(frozen=True)

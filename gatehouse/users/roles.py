@@ -25,25 +25,68 @@ READ_AUDIT = {"audit.view_auditevent"}
 WRITE_DIRECTORY = {f"directory.{a}_{m}" for a in ("add", "change", "delete") for m in ("person", "team")}
 WRITE_CATALOG = {f"catalog.{a}_system" for a in ("add", "change", "delete")}
 
+
+def _crud(app: str, models: tuple[str, ...], actions=("add", "change", "delete")) -> set[str]:
+    return {f"{app}.{action}_{model}" for action in actions for model in models}
+
+
+# Desk. Requests are seen through data (requester, queue team, system owner), not through view_request, which
+# means "sees every request" (admins, auditors).
+_DESK_SLA_MODELS = ("businesscalendar", "holiday", "slapolicy", "slatarget")
+_DESK_CONFIG_MODELS = ("requesttype", "queue", "routingrule", *_DESK_SLA_MODELS)
+DESK_MEMBER = {
+    "desk.add_request",
+    "desk.view_requesttype",
+    "desk.view_queue",
+    "desk.view_guide",
+    "desk.add_deflection",
+} | {f"desk.view_{m}" for m in _DESK_SLA_MODELS}
+DESK_AGENT = {"desk.work_request", "desk.view_routingrule"}
+DESK_GUIDE_WRITERS = _crud("desk", ("guide",))
+_DESK_MODELS = (
+    "request",
+    "comment",
+    "attachment",
+    "escalation",
+    "guide",
+    "deflection",
+    "chatwebhook",
+    "chatdelivery",
+    *_DESK_CONFIG_MODELS,
+)
+DESK_READ_ALL = _crud("desk", _DESK_MODELS, actions=("view",))
+DESK_ADMIN = (
+    DESK_READ_ALL
+    | DESK_AGENT
+    | DESK_GUIDE_WRITERS
+    | _crud("desk", _DESK_CONFIG_MODELS)
+    | {"desk.change_request", "desk.delete_request"}
+    | _crud("desk", ("chatwebhook",), actions=("add", "change"))
+)
+
 # What every signed-in team member may do, whatever roles they hold.
-TEAM_MEMBER_PERMISSIONS = READ_DIRECTORY | READ_CATALOG
+TEAM_MEMBER_PERMISSIONS = READ_DIRECTORY | READ_CATALOG | DESK_MEMBER
 
 ROLES: dict[str, dict] = {
     TEAM_MEMBER: {"label": "Team member", "permissions": TEAM_MEMBER_PERMISSIONS},
     MANAGER: {"label": "Manager", "permissions": set()},
-    HELPDESK_ANALYST: {"label": "Helpdesk analyst", "permissions": set()},
-    ENGINEER: {"label": "Engineer", "permissions": {"catalog.change_system"}},
+    HELPDESK_ANALYST: {"label": "Helpdesk analyst", "permissions": DESK_AGENT},
+    ENGINEER: {
+        "label": "Engineer",
+        "permissions": {"catalog.change_system"} | DESK_AGENT | DESK_GUIDE_WRITERS,
+    },
     SYSTEM_OWNER: {"label": "System owner", "permissions": set()},
     COMPLIANCE_ANALYST: {"label": "Compliance analyst", "permissions": READ_AUDIT},
     RISK_ANALYST: {"label": "Risk analyst", "permissions": set()},
     SECURITY_ENGINEER: {"label": "Security engineer", "permissions": READ_AUDIT},
-    AUDITOR: {"label": "Auditor", "permissions": READ_AUDIT},
+    AUDITOR: {"label": "Auditor", "permissions": READ_AUDIT | DESK_READ_ALL},
     ADMIN: {
         "label": "Admin",
         "permissions": READ_AUDIT
         | WRITE_DIRECTORY
         | WRITE_CATALOG
-        | {"users.view_user", "users.change_user"},
+        | {"users.view_user", "users.change_user"}
+        | DESK_ADMIN,
     },
 }
 ROLE_CHOICES = [(name, spec["label"]) for name, spec in ROLES.items()]

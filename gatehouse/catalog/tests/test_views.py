@@ -250,12 +250,35 @@ class TestGettingHelp:
             "corpsys::okta-sso",
             "@corpsec/sys/okta",
             "@sysowners-okta-sso",
-            "https://tracker.example.com/access?template=okta",
-            'href="/desk/new?system=okta-sso"',
+            # The desk's forms for the system, prefilled (not the links the catalog stores).
+            'href="/desk/new/access-request/?system=okta-sso"',
+            'href="/desk/new/configuration-change/?system=okta-sso"',
             "Grace Business",
             "Sam Technical",
         ):
             assert text in body, text
+        assert "https://tracker.example.com/access?template=okta" not in body
+
+    def test_falls_back_to_stored_links_when_the_desk_type_is_off(self, client_for, member_user, okta):
+        from gatehouse.desk.models import RequestType
+
+        RequestType.objects.filter(slug__in=["access-request", "configuration-change"]).update(
+            is_active=False
+        )
+        body = client_for(member_user).get(reverse("catalog:getting_help")).content.decode()
+        assert "https://tracker.example.com/access?template=okta" in body
+        assert 'href="/desk/new?system=okta-sso"' in body
+        assert "/desk/new/access-request/" not in body
+
+    def test_rows_carry_whether_the_desk_offers_each_link(self, member_user, okta):
+        from gatehouse.catalog.selectors import getting_help_rows
+        from gatehouse.desk.models import RequestType
+
+        row = getting_help_rows(member_user, "okta").get()
+        assert row.desk_access is True and row.desk_issue is True
+        RequestType.objects.filter(slug="configuration-change").update(is_active=False)
+        row = getting_help_rows(member_user, "okta").get()
+        assert row.desk_access is True and row.desk_issue is False
 
     def test_search_filters_rows_and_htmx_gets_the_partial(self, client_for, member_user, okta):
         SystemFactory(name="Zoom", slug="zoom")

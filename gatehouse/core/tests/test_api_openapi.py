@@ -97,7 +97,11 @@ def test_document_is_well_formed(document):
             assert path_params == template_params, (path, method)
             assert all(p["required"] for p in params if p["in"] == "path")
             if method in {"post", "patch"}:
-                schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                content = operation["requestBody"]["content"]
+                # JSON everywhere, but for file uploads (attachments), which are multipart forms.
+                media = "multipart/form-data" if path.endswith("/attachments") else "application/json"
+                assert set(content) == {media}, (path, method, set(content))
+                schema = content[media]["schema"]
                 assert "$ref" in schema or "properties" in schema
             assert operation.get("security"), f"{method} {path} must require authentication"
     assert len(operation_ids) == len(set(operation_ids)), "operation ids must be unique"

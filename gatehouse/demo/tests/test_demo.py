@@ -92,7 +92,8 @@ PINNED_FIRST_LEAVER = ("ana.park@gatehouse-demo.example", datetime.date(2027, 1,
 def test_load_builds_a_company_in_one_manager_tree(demo):
     people = list(Person.objects.all())
     assert 190 <= len(people) <= 210
-    assert demo.totals == {"people": len(people), "teams": 25, "systems": 20, "users": 10}
+    # Other modules add their own totals (desk guides: desk/tests/test_guides.py).
+    assert demo.totals.items() >= {"people": len(people), "teams": 25, "systems": 20, "users": 10}.items()
     by_id = {p.pk: p for p in people}
     roots = [p for p in people if p.manager_id is None]
     assert [p.title for p in roots] == ["Chief Executive Officer"]

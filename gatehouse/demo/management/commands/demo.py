@@ -16,7 +16,7 @@ class Command(GatehouseCommand):
             summary = load_demo(actor=SYSTEM, progress=self.progress)
         except DemoError as exc:
             raise CommandError(str(exc)) from exc
-        for kind in ("people", "teams", "systems", "users"):
+        for kind in summary.totals:  # people, teams, systems, users, then what each module adds
             self.stdout.write(f"{kind.capitalize()}: {summary.totals[kind]} ({summary.created[kind]} new)")
         self.stdout.write(f"Changes recorded in the audit trail: {summary.audit_events}")
         self.stdout.write("")
