@@ -19,8 +19,17 @@ api = NinjaAPI(
 )
 errors.install(api)
 
+# Routers import the API's schemas and errors: registered after the API object exists.
+from gatehouse.access.api import views as access_api  # noqa: E402
+from gatehouse.access.api.requests import router as access_requests_router  # noqa: E402
+from gatehouse.access.api.reviews import router as access_reviews_router  # noqa: E402
+from gatehouse.access.api.tasks import grant_actions_router as access_grant_actions_router  # noqa: E402
+from gatehouse.access.api.tasks import router as access_tasks_router  # noqa: E402
 from gatehouse.audit.api.views import router as audit_router  # noqa: E402
 from gatehouse.catalog.api.views import router as catalog_router  # noqa: E402
+from gatehouse.desk.api.config import calendars_router, policies_router  # noqa: E402
+from gatehouse.desk.api.guides import router as guides_router  # noqa: E402
+from gatehouse.desk.api.views import queues_router, requests_router, rules_router, types_router  # noqa: E402
 from gatehouse.directory.api.views import people_router, teams_router  # noqa: E402
 from gatehouse.users.api.views import router as users_router  # noqa: E402
 
@@ -29,22 +38,18 @@ api.add_router("/teams", teams_router)
 api.add_router("/systems", catalog_router)
 api.add_router("/audit", audit_router)
 api.add_router("/users", users_router)
-# --- desk guides (part C)
-from gatehouse.desk.api.guides import router as guides_router  # noqa: E402
-
-api.add_router("/desk/guides", guides_router)
-# --- end desk guides
-# --- desk SLA (part B)
-from gatehouse.desk.api.config import calendars_router, policies_router  # noqa: E402
-
-api.add_router("/desk/calendars", calendars_router)
-api.add_router("/desk/sla-policies", policies_router)
-# --- end desk SLA
-# --- desk requests (part A)
-from gatehouse.desk.api.views import queues_router, requests_router, rules_router, types_router  # noqa: E402
-
 api.add_router("/desk/requests", requests_router)
 api.add_router("/desk/request-types", types_router)
 api.add_router("/desk/queues", queues_router)
 api.add_router("/desk/routing-rules", rules_router)
-# --- end desk requests
+api.add_router("/desk/calendars", calendars_router)
+api.add_router("/desk/sla-policies", policies_router)
+api.add_router("/desk/guides", guides_router)
+api.add_router("/access/requests", access_requests_router)
+api.add_router("/access/entitlements", access_api.entitlements_router)
+api.add_router("/access/grants", access_api.grants_router)
+api.add_router("/access/grant-actions", access_grant_actions_router)
+api.add_router("/access/bundles", access_api.bundles_router)
+api.add_router("/access/lifecycle-events", access_api.events_router)
+api.add_router("/access/tasks", access_tasks_router)
+api.add_router("/access/reviews", access_reviews_router)

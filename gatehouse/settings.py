@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "gatehouse.directory",
     "gatehouse.catalog",
     "gatehouse.desk",
+    "gatehouse.access",
     "gatehouse.demo",
 ]
 
@@ -198,6 +199,8 @@ SLACK_SIGNING_SECRET = os.environ.get("GATEHOUSE_SLACK_SIGNING_SECRET", "")
 
 # Desk (part A): uploaded files (request attachments) live under the data directory, never the code.
 MEDIA_ROOT = DATA_DIR / "media"
+# Access lifecycle (issue 4, part A): leaver revokes on these systems are due in 24 hours, like Tier 1 and SOX.
+GATEHOUSE_ACCESS_CRITICAL_SYSTEMS = env_list("GATEHOUSE_ACCESS_CRITICAL_SYSTEMS", "1password,slack")
 GATEHOUSE_DESK_ATTACHMENT_MAX_BYTES = int(
     os.environ.get("GATEHOUSE_DESK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 )

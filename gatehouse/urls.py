@@ -13,6 +13,7 @@ urlpatterns = [
     path("help/", RedirectView.as_view(pattern_name="catalog:getting_help", query_string=True)),
     path("audit/", include("gatehouse.audit.urls")),
     path("desk/", include("gatehouse.desk.urls")),
+    path("access/", include("gatehouse.access.urls")),
     # Slack calls these (the desk's slash command and buttons, docs/chat.md); verified by its signing secret.
     path("integrations/slack/commands", desk_chat_views.slack_commands, name="slack_commands"),
     path("integrations/slack/interactions", desk_chat_views.slack_interactions, name="slack_interactions"),

@@ -104,25 +104,37 @@ else
 fi
 
 # --- pytest ---------------------------------------------------------------------------------------------
-run_pytest() { # label, then the command
-    local label=$1 code
-    shift
-    say "$label"
-    "$@"
-    code=$?
-    if ((code == 5)); then
-        say "FAIL: $label ran no tests"
-        failed+=("$label (no tests ran)")
-    elif ((code != 0)); then
-        failed+=("$label")
+record() { # label, exit code
+    if (($2 == 5)); then
+        say "FAIL: $1 ran no tests"
+        failed+=("$1 (no tests ran)")
+    elif (($2 != 0)); then
+        failed+=("$1")
     fi
 }
 
-run_pytest "pytest on SQLite" "$py" -m pytest ${sqlite_args[@]+"${sqlite_args[@]}"}
+# The two passes run side by side (one per core): the PostgreSQL pass in the background, its output kept in a
+# file and printed after the SQLite pass. Each has its own data directory and Huey queue name, so neither
+# reads the other's secret key or takes the other's jobs.
 if $postgres_ok; then
-    # The browser tests check pages, not storage: once, in the SQLite pass, keeps CI short.
-    run_pytest "pytest on PostgreSQL" env DATABASE_URL="$postgres_url" \
-        GATEHOUSE_TEST_DB_NAME="test_gatehouse_$run_id" "$py" -m pytest -m "not browser"
+    say "pytest on PostgreSQL: started in the background; its output follows the SQLite pass"
+    # The browser tests check pages, not storage: once, in the SQLite pass.
+    env DATABASE_URL="$postgres_url" GATEHOUSE_TEST_DB_NAME="test_gatehouse_$run_id" \
+        GATEHOUSE_DATA_DIR="$tmp/var-postgres" GATEHOUSE_HUEY_NAME="$GATEHOUSE_HUEY_NAME-postgres" \
+        "$py" -m pytest -p no:cacheprovider -m "not browser" >"$tmp/postgres.log" 2>&1 &
+    postgres_pid=$!
+fi
+
+say "pytest on SQLite"
+GATEHOUSE_DATA_DIR="$tmp/var-sqlite" "$py" -m pytest ${sqlite_args[@]+"${sqlite_args[@]}"}
+record "pytest on SQLite" $?
+
+if $postgres_ok; then
+    wait "$postgres_pid"
+    code=$?
+    say "pytest on PostgreSQL"
+    cat "$tmp/postgres.log"
+    record "pytest on PostgreSQL" $code
 fi
 
 if ((${#failed[@]})); then

@@ -63,6 +63,7 @@ class SystemView(ObjectDetailView):
             "extra_items": sorted((system.extra or {}).items()),
             "history": list(object_history(user, system)[:HISTORY_LENGTH]) if can_read_audit else None,
             "can_edit": user.has_perm("catalog.change_system", system),
+            **_access_context(user, system),  # access lifecycle (issue 4): who holds what
         }
 
 
@@ -108,3 +109,10 @@ class GettingHelpView(ObjectListView):
         return selectors.getting_help_rows(request.user, request.GET.get("q", "")).prefetch_related(
             Prefetch("contacts", queryset=owners)
         )
+
+
+def _access_context(user, system: System) -> dict[str, Any]:
+    """The access section (templates/access/_system_access.html); imported late: the access app builds on this."""
+    from gatehouse.access.views import system_access_context
+
+    return system_access_context(user, system)

@@ -1,30 +1,93 @@
-"""Navigation for the base layout: the modules that exist, and the ones to come (shown, not linked)."""
+"""Navigation for the base layout: the modules that exist, in menus, and the ones to come (shown, not linked).
+
+Whether an item shows is decided by a permission or by a role test (a dotted path to a function of the user);
+neither costs a query per page. The pages themselves check what the user may see.
+"""
 
 from django.utils.module_loading import import_string
 
 NAVIGATION = [
-    {"label": "Getting Help", "url_name": "catalog:getting_help", "permission": "catalog.view_system"},
-    {"label": "People", "url_name": "directory:person_list", "permission": "directory.view_person"},
-    {"label": "Teams", "url_name": "directory:team_list", "permission": "directory.view_team"},
-    {"label": "Systems", "url_name": "catalog:system_list", "permission": "catalog.view_system"},
-    {"label": "Audit trail", "url_name": "audit:event_list", "permission": "audit.view_auditevent"},
-    # desk (part E): everyone files and follows requests; agents work queues and read the dashboard.
-    {"label": "My requests", "url_name": "desk:my_requests", "permission": None},
-    {"label": "Queues", "url_name": "desk:queues", "when": "gatehouse.desk.views.shows_agent_pages"},
-    {"label": "Dashboard", "url_name": "desk:dashboard", "when": "gatehouse.desk.views.shows_agent_pages"},
-    # desk settings: request types, queues, routing rules, calendars, SLA policies (admins only).
-    {"label": "Desk settings", "url_name": "desk:settings", "permission": "desk.change_requesttype"},
+    {
+        "label": "Help",
+        "items": [
+            {
+                "label": "Getting Help",
+                "url_name": "catalog:getting_help",
+                "permission": "catalog.view_system",
+            },
+            {"label": "Guides", "url_name": "desk:guide_list", "permission": "desk.view_guide"},
+            {"label": "My requests", "url_name": "desk:my_requests", "permission": None},
+            {"label": "New request", "url_name": "desk:new_request", "permission": "desk.add_request"},
+        ],
+    },
+    {
+        "label": "Desk",
+        "items": [
+            {"label": "Queues", "url_name": "desk:queues", "when": "gatehouse.desk.views.shows_agent_pages"},
+            {
+                "label": "Dashboard",
+                "url_name": "desk:dashboard",
+                "when": "gatehouse.desk.views.shows_agent_pages",
+            },
+            {"label": "Desk settings", "url_name": "desk:settings", "permission": "desk.change_requesttype"},
+        ],
+    },
+    {
+        "label": "Access",
+        "items": [
+            {"label": "My access", "url_name": "access:requests", "permission": None},
+            {
+                "label": "Approvals",
+                "url_name": "access:approvals",
+                "when": "gatehouse.access.request_views.shows_approvals",
+            },
+            {"label": "Reviews", "url_name": "access:review_list", "permission": None},
+            {
+                "label": "Fulfilment",
+                "url_name": "access:tasks",
+                "when": "gatehouse.access.task_views.shows_tasks",
+            },
+            {
+                "label": "Entitlements",
+                "url_name": "access:entitlement_list",
+                "permission": "access.view_entitlement",
+            },
+            {"label": "Leavers", "url_name": "access:leavers", "permission": "access.view_lifecycleevent"},
+        ],
+    },
+    {
+        "label": "Directory",
+        "items": [
+            {"label": "People", "url_name": "directory:person_list", "permission": "directory.view_person"},
+            {"label": "Teams", "url_name": "directory:team_list", "permission": "directory.view_team"},
+            {"label": "Systems", "url_name": "catalog:system_list", "permission": "catalog.view_system"},
+        ],
+    },
+    {
+        "label": "Audit",
+        "items": [
+            {"label": "Audit trail", "url_name": "audit:event_list", "permission": "audit.view_auditevent"},
+        ],
+    },
 ]
 # Modules planned in DESIGN.md; listed so the layout has their place, not linked until they exist.
-UPCOMING = ["Access", "Endpoints", "Findings", "GRC"]
+UPCOMING = ["Endpoints", "Findings", "GRC"]
 
 
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": [], "nav_upcoming": []}
-    items = [item for item in NAVIGATION if _shown(item, user)]
-    return {"nav_items": items, "nav_upcoming": UPCOMING}
+        return {"nav_groups": [], "nav_items": [], "nav_upcoming": []}
+    groups = []
+    for group in NAVIGATION:
+        items = [item for item in group["items"] if _shown(item, user)]
+        if items:
+            groups.append({"label": group["label"], "items": items})
+    return {
+        "nav_groups": groups,
+        "nav_items": [item for group in groups for item in group["items"]],
+        "nav_upcoming": UPCOMING,
+    }
 
 
 def _shown(item, user) -> bool:

@@ -502,11 +502,13 @@ def load_demo(*, actor, progress: Progress = _no_progress) -> DemoSummary:
         teams = _load_teams(plan, people, actor, progress, summary)
         _load_systems(plan, people, teams, actor, progress, summary)
         _load_users(plan, people, actor, progress, summary)
+        from gatehouse.demo.access import load_access  # access: entitlements, grants (issue 4, A)
         from gatehouse.demo.desk import load_desk_requests  # desk requests (part E)
         from gatehouse.demo.guides import load_guides  # desk guides (part C)
 
         load_guides(actor=actor, progress=progress, summary=summary)  # desk guides (part C)
         load_desk_requests(actor=actor, people_by_key=people, progress=progress, summary=summary)  # desk (E)
+        load_access(actor=actor, progress=progress, summary=summary)  # access (issue 4, part A)
     summary.audit_events = AuditEvent.objects.count() - events_before
     return summary
 

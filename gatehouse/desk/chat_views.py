@@ -188,6 +188,11 @@ def slack_interactions(request):
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return HttpResponse(status=200)  # nothing Gatehouse answers (e.g. a shortcut): Slack wants a 200
     actions = [a for a in payload.get("actions") or [] if isinstance(a, dict)]
+    # --- access approvals (issue 4, part B): Approve / Reject buttons on an access approval message.
+    access_answer = _access_approval_action(payload, actions)
+    if access_answer is not None:
+        return access_answer
+    # --- end access approvals
     action = next(
         (a for a in actions if a.get("action_id") in (chat.ACTION_ACKNOWLEDGE, chat.ACTION_ASSIGN_TO_ME)),
         None,
@@ -242,6 +247,68 @@ def slack_interactions(request):
         detail = _errors(exc) if isinstance(exc, ValidationError) else str(exc)
         return answer_button(payload, f"Could not do that: {detail}")
     return answer_button(payload, text)
+
+
+# --- access approvals (issue 4, part B) --------------------------------------------------------------------
+
+
+def _access_approval_action(payload: dict, actions: list[dict]) -> JsonResponse | None:
+    """Approve / Reject on an access approval message (gatehouse.access.requests.chat_payload), decided as the
+    Slack user's linked Gatehouse user with channel "chat". None when the press is not one of those buttons."""
+    from gatehouse.access import requests as access_requests
+
+    action = next(
+        (
+            a
+            for a in actions
+            if a.get("action_id") in (access_requests.ACTION_APPROVE, access_requests.ACTION_REJECT)
+        ),
+        None,
+    )
+    if action is None:
+        return None
+    slack_user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    handle = slack_user.get("username") or slack_user.get("name") or ""
+    person, why = match_person(handle)
+    if person is None:
+        return answer_button(payload, why)
+    user = linked_user(person)
+    if user is None:
+        return answer_button(
+            payload, f"@{person.handle} has no active Gatehouse sign-in, so cannot approve. Nothing was done."
+        )
+    try:
+        step_id = int(str(action.get("value", "")))
+        if not 0 < step_id < 2**63:
+            raise ValueError
+    except ValueError:
+        return answer_button(payload, "That button does not name an approval step. Nothing was done.")
+    from django.http import Http404
+
+    try:
+        step = access_requests.get_step(user, step_id)
+    except Http404:
+        return answer_button(payload, "You cannot see that access request. Nothing was done.")
+    approve = action["action_id"] == access_requests.ACTION_APPROVE
+    label = _label(person.handle, slack_user.get("id", ""))
+    try:
+        with context.change_context(source=Source.CHAT, actor=user, actor_label=label):
+            access_requests.decide(step, actor=user, approve=approve, channel="chat")
+    except access_requests.AlreadyDecided as exc:
+        return answer_button(payload, exc.message)
+    except PermissionDenied as exc:
+        return answer_button(payload, f"You cannot decide this: {exc} Nothing was done.")
+    except ValidationError as exc:
+        return answer_button(payload, f"Could not do that: {_errors(exc)}")
+    verb = "approved" if approve else "rejected"
+    return answer_button(
+        payload,
+        f"{step.get_kind_display()} approval of {chat.escape(step.item.entitlement)} for "
+        f"{chat.escape(step.item.subject)} {verb} by @{person.handle}.",
+    )
+
+
+# --- end access approvals
 
 
 def answer_button(payload: dict, text: str) -> JsonResponse:

@@ -114,7 +114,15 @@ def get_request(user, pk) -> Request:
         raise Http404("No such request.") from None
     if not 0 < pk < 2**63:
         raise Http404("No such request.")
-    request = visible_requests(user).prefetch_related("watchers").filter(pk=pk).first()
+    # access_request: the access request this desk request carries (a reverse one-to-one, issue 4), in the
+    # same query so the request page links to it without another.
+    request = (
+        visible_requests(user)
+        .select_related("access_request")
+        .prefetch_related("watchers")
+        .filter(pk=pk)
+        .first()
+    )
     if request is None:
         raise Http404("No such request.")
     return request

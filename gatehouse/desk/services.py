@@ -24,6 +24,7 @@ from django.utils.text import get_valid_filename, slugify
 from gatehouse.catalog.models import System
 from gatehouse.core.permissions import SYSTEM, require
 from gatehouse.core.services import create_object, update_object
+from gatehouse.core.validators import clean_text
 from gatehouse.desk import notifications, selectors
 from gatehouse.desk.forms_schema import clean_answers
 from gatehouse.desk.models import (
@@ -105,21 +106,6 @@ def _require_work(actor, request: Request) -> None:
             "You do not work this request: only its queue's agents, its system's owners, "
             "its assignee and admins may change it."
         )
-
-
-def _text(value: Any, name: str, *, max_length: int | None = None, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationError({name: "Must be text."})
-    if "\x00" in value:
-        raise ValidationError({name: "Must not contain NUL characters."})
-    value = value.strip()
-    if required and not value:
-        raise ValidationError({name: "This field is required."})
-    if max_length is not None and len(value) > max_length:
-        raise ValidationError({name: f"At most {max_length} characters (it has {len(value)})."})
-    return value
 
 
 def resolve_request_type(value: RequestType | str) -> RequestType:
@@ -252,8 +238,8 @@ def file_request(
 
     request_type = collect(resolve_request_type, request_type)
     system = collect(resolve_system, system)
-    subject = collect(_text, subject, "subject", max_length=250, required=True)
-    description = collect(_text, description, "description", max_length=50_000)
+    subject = collect(clean_text, subject, "subject", max_length=250, required=True)
+    description = collect(clean_text, description, "description", max_length=50_000)
     if channel not in Channel.values:
         errors["channel"] = f"Choose one of: {', '.join(Channel.values)}."
     if priority is not None:
@@ -356,9 +342,9 @@ def update_request(request: Request, *, actor, **fields: Any) -> Request:
             raise ValidationError({"__all__": "This request is no longer open."})
     changes: dict[str, Any] = {}
     if "subject" in fields:
-        changes["subject"] = _text(fields["subject"], "subject", max_length=250, required=True)
+        changes["subject"] = clean_text(fields["subject"], "subject", max_length=250, required=True)
     if "description" in fields:
-        changes["description"] = _text(fields["description"], "description", max_length=50_000)
+        changes["description"] = clean_text(fields["description"], "description", max_length=50_000)
     if "priority" in fields:
         changes["priority"] = _priority(fields["priority"])
     if "labels" in fields:
@@ -470,7 +456,7 @@ def reply(
     An agent's first public reply stops the first-response clock. The requester's reply resumes a clock paused
     while waiting on them, and reopens a resolved request.
     """
-    body = _text(body, "body", max_length=50_000, required=True)
+    body = clean_text(body, "body", max_length=50_000, required=True)
     if channel not in Channel.values:
         raise ValidationError({"channel": f"Choose one of: {', '.join(Channel.values)}."})
     _require_see(actor, request)
@@ -521,7 +507,7 @@ def reply(
 def escalate(request: Request, *, actor, reason: str, queue: Queue | None = None) -> Request:
     """Move to tier 3 with a reason: by default to the system owner team's queue."""
     _require_work(actor, request)
-    reason = _text(reason, "reason", max_length=5000, required=True)
+    reason = clean_text(reason, "reason", max_length=5000, required=True)
     if not request.is_open:
         raise ValidationError({"__all__": "Only an open request can be escalated."})
     if queue is None:
@@ -550,7 +536,7 @@ def escalate(request: Request, *, actor, reason: str, queue: Queue | None = None
 def reroute(request: Request, *, actor, queue: Queue, reason: str) -> Request:
     """Send the request to another queue (its tier becomes the queue's), audited with the reason."""
     _require_work(actor, request)
-    reason = _text(reason, "reason", max_length=5000, required=True)
+    reason = clean_text(reason, "reason", max_length=5000, required=True)
     if not isinstance(queue, Queue):
         raise ValidationError({"queue": "Choose a queue."})
     if queue.pk == request.queue_id:

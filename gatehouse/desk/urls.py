@@ -1,13 +1,8 @@
-"""The desk's pages. Each part of the desk adds its own block of routes below."""
+"""The desk's pages."""
 
 from django.urls import path
 
-from gatehouse.desk import (
-    chat_views,  # chat (part D)
-    config_views,  # SLA calendars and policies (part B)
-    guide_views,  # guides (part C)
-    views,  # requests, queues, dashboard (part E)
-)
+from gatehouse.desk import chat_views, config_views, guide_views, views
 
 app_name = "desk"
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
-from gatehouse.core.permissions import require
+from gatehouse.core.permissions import SYSTEM, require
 from gatehouse.core.services import create_object, delete_object, update_object
 from gatehouse.directory.models import Person, Team, status_from_dates
 
@@ -58,7 +58,10 @@ def create_person(*, actor, **fields: Any) -> Person:
         fields["email"] = fields["email"].strip().lower()
     if "status" not in fields:
         fields["status"] = status_from_dates(fields.get("end_date"))
-    return create_object(Person, fields=fields)
+    with transaction.atomic():
+        person = create_object(Person, fields=fields)
+        _access_lifecycle(person, None, actor=actor)  # access lifecycle: joiner (issue 4)
+    return person
 
 
 def update_person(person: Person, *, actor, **fields: Any) -> Person:
@@ -75,7 +78,29 @@ def _update_person(person: Person, *, actor, fields: dict[str, Any]) -> tuple[Pe
         _check_manager(person, fields["manager"])
     if "end_date" in fields and "status" not in fields:
         fields["status"] = status_from_dates(fields["end_date"])
-    return update_object(person, fields=fields)
+    with transaction.atomic():
+        before = _lifecycle_before(person)  # access lifecycle: mover, leaver (issue 4)
+        person, changes = update_object(person, fields=fields)
+        if changes:
+            _access_lifecycle(person, before, actor=actor)
+    return person, changes
+
+
+# --- access lifecycle (issue 4): joiners, movers and leavers; lazily imported so the directory does not depend
+# on the access app at import time.
+def _lifecycle_before(person: Person) -> dict[str, Any]:
+    from gatehouse.access.lifecycle import watched_fields
+
+    return watched_fields(person)
+
+
+def _access_lifecycle(person: Person, before: dict[str, Any] | None, *, actor) -> None:
+    from gatehouse.access.lifecycle import on_person_changed
+
+    on_person_changed(person, before, actor=actor)
+
+
+# --- end access lifecycle
 
 
 UpsertOutcome = Literal["created", "updated", "unchanged"]
@@ -100,7 +125,11 @@ def refresh_statuses(today=None) -> int:
     for person in Person.objects.exclude(end_date=None).select_related("manager"):
         status = status_from_dates(person.end_date, today)
         if status != person.status:
-            update_object(person, fields={"status": status}, validate=False)
+            with transaction.atomic():
+                # access lifecycle (issue 4): a leaver when the end date passes
+                before = _lifecycle_before(person)
+                update_object(person, fields={"status": status}, validate=False)
+                _access_lifecycle(person, before, actor=SYSTEM)
             changed += 1
     return changed
 

@@ -52,6 +52,7 @@ class PersonView(ObjectDetailView):
             "system_roles": system_roles,
             "login": getattr(person, "user", None),
             "can_edit": request.user.has_perm("directory.change_person", person),
+            **_access_context(request.user, person),  # access lifecycle (issue 4): the person's access
         }
 
 
@@ -118,3 +119,10 @@ class TeamEditView(ObjectEditView):
         return services.update_team(
             team, actor=request.user, members=form.cleaned_data["members"], **form.service_fields()
         )
+
+
+def _access_context(user, person: Person) -> dict[str, Any]:
+    """The access section (templates/access/_person_access.html); imported late: the access app builds on this."""
+    from gatehouse.access.views import person_access_context
+
+    return person_access_context(user, person)

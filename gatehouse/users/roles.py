@@ -89,6 +89,59 @@ ROLES: dict[str, dict] = {
         | DESK_ADMIN,
     },
 }
+# --- access lifecycle, part A: entitlements, grants, bundles, lifecycle events (issue 4) ---
+# Everyone reads the entitlement catalogue; view_grant / view_lifecycleevent mean "sees all" (admins, auditors);
+# owners, provisioners, deprovisioners and managers act through object rules in gatehouse.access.grants.
+_ACCESS_A_MODELS = ("entitlement", "grant", "bundle", "lifecycleevent")
+ACCESS_A_MEMBER = {"access.view_entitlement"}
+ACCESS_A_READ_ALL = _crud("access", _ACCESS_A_MODELS, actions=("view",))
+ACCESS_A_WRITE = _crud("access", ("entitlement", "bundle")) | {"access.add_grant", "access.change_grant"}
+ACCESS_A_ADMIN = ACCESS_A_READ_ALL | ACCESS_A_WRITE
+TEAM_MEMBER_PERMISSIONS.update(ACCESS_A_MEMBER)
+ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_A_READ_ALL
+ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_A_ADMIN
+# --- end access part A ---
+# --- access lifecycle, part C: fulfilment tasks (issue 4) ---
+# view_fulfilmenttask means "sees every task and the security list" (admins, auditors, security engineers);
+# change_fulfilmenttask means "works every task" (admins). Provisioners and deprovisioners work their systems'
+# tasks through gatehouse.access.fulfilment.can_work.
+ACCESS_C_READ_ALL = {"access.view_fulfilmenttask"}
+ACCESS_C_ADMIN = ACCESS_C_READ_ALL | {"access.change_fulfilmenttask"}
+ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_C_READ_ALL
+ROLES[SECURITY_ENGINEER]["permissions"] = ROLES[SECURITY_ENGINEER]["permissions"] | ACCESS_C_READ_ALL
+ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_C_ADMIN
+# --- end access part C ---
+# --- access lifecycle, part D: access review campaigns (issue 4) ---
+# view_reviewcampaign / view_reviewitem mean "reads every campaign, item and evidence export" (admins, compliance
+# analysts, auditors; auditors change nothing). Compliance analysts run campaigns: start, close, reassign, and
+# manage templates. change_reviewitem (admins) decides items assigned to someone else. Reviewers decide their
+# own items through data (ReviewItem.reviewer), whatever their roles.
+ACCESS_D_READ_ALL = _crud("access", ("reviewtemplate", "reviewcampaign", "reviewitem"), actions=("view",))
+ACCESS_D_RUN = (
+    ACCESS_D_READ_ALL
+    | _crud("access", ("reviewtemplate",))
+    | {
+        "access.add_reviewcampaign",
+        "access.change_reviewcampaign",
+    }
+)
+ACCESS_D_ADMIN = ACCESS_D_RUN | {"access.change_reviewitem"}
+ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_D_READ_ALL
+ROLES[COMPLIANCE_ANALYST]["permissions"] = ROLES[COMPLIANCE_ANALYST]["permissions"] | ACCESS_D_RUN
+ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_D_ADMIN
+# --- end access part D ---
+# --- access lifecycle, part B: access requests and approvals (issue 4) ---
+# Everyone asks for access; view_accessrequest means "sees every request" (admins, auditors); others see theirs,
+# their reports' and their systems' through gatehouse.access.requests.visible_requests. change_approvalstep
+# makes an admin the fallback approver of every step (gatehouse.access.requests.why_not_decide).
+ACCESS_B_MEMBER = {"access.add_accessrequest"}
+ACCESS_B_READ_ALL = _crud("access", ("accessrequest", "accessrequestitem", "approvalstep"), actions=("view",))
+ACCESS_B_ADMIN = ACCESS_B_READ_ALL | {"access.change_accessrequest", "access.change_approvalstep"}
+TEAM_MEMBER_PERMISSIONS.update(ACCESS_B_MEMBER)
+ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_B_READ_ALL
+ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_B_ADMIN
+# --- end access part B ---
+
 ROLE_CHOICES = [(name, spec["label"]) for name, spec in ROLES.items()]
 
 

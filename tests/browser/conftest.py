@@ -86,9 +86,20 @@ def page(browser):
 def _installation_data(transactional_db):
     """What `gatehouse migrate` leaves behind (roles, the audit chain head, the desk's defaults), again.
 
-    A serialized-rollback test before this one flushes the database without the post-migrate signal; live
-    server tests need a database as an install has it.
+    Live-server tests need a database as an install has it, whatever the test before left behind (a flush
+    with the post-migrate signal inhibited, as serialized rollback does, would leave none of it).
     """
     from django.core.management.sql import emit_post_migrate_signal
 
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+
+@pytest.fixture
+def nav():
+    """Follow a link of the main navigation: open its menu, then click the item."""
+
+    def follow(page, menu: str, label: str) -> None:
+        page.click(f"nav[aria-label='Main'] summary:text-is('{menu}')")
+        page.click(f"nav[aria-label='Main'] details[open] a:text-is('{label}')")
+
+    return follow

@@ -45,7 +45,7 @@ def okta(transactional_db):
     return okta
 
 
-def test_member_files_a_configuration_change_and_the_owner_sees_it(live_server, page, make_user, okta):
+def test_member_files_a_configuration_change_and_the_owner_sees_it(live_server, page, make_user, okta, nav):
     member = make_user(
         username="lucas", person=PersonFactory(name="Lucas Ferreira", email="lucas@example.com")
     )
@@ -53,7 +53,7 @@ def test_member_files_a_configuration_change_and_the_owner_sees_it(live_server, 
     base = live_server.url
 
     sign_in(page, base, member.username)
-    page.click("nav >> text=Getting Help")
+    nav(page, "Help", "Getting Help")
     page.wait_for_url(re.compile(r"/systems/help/"))
     row = page.locator("#results tbody tr", has_text="Okta SSO")
     link = row.locator("a:has-text('Report an issue')")
@@ -81,7 +81,7 @@ def test_member_files_a_configuration_change_and_the_owner_sees_it(live_server, 
     sign_out(page)
 
     sign_in(page, base, "samuel")
-    page.click("nav >> text=Queues")
+    nav(page, "Desk", "Queues")
     page.wait_for_url(re.compile(r"/desk/queues/"))
     row = page.locator("#results tbody tr", has_text=reference)
     expect(row).to_have_count(1)

@@ -48,7 +48,7 @@ def catalog(transactional_db):
     return okta
 
 
-def test_find_okta_through_getting_help(live_server, page, make_user, catalog):
+def test_find_okta_through_getting_help(live_server, page, make_user, catalog, nav):
     make_user(username="alex")
 
     # Every page needs sign-in: the home page sends us to the login form.
@@ -60,7 +60,7 @@ def test_find_okta_through_getting_help(live_server, page, make_user, catalog):
     page.wait_for_url(f"{live_server.url}/")
     assert csp_violations(page) == []
 
-    page.click("nav >> text=Getting Help")
+    nav(page, "Help", "Getting Help")
     page.wait_for_url(re.compile(r"/systems/help/"))
     rows = page.locator("#results tbody tr")
     assert rows.count() == 4

@@ -123,9 +123,9 @@ def assert_job_runs_and_is_audited(outcomes: Outcomes) -> None:
     assert events[0].changes["status"] == [PersonStatus.ACTIVE, PersonStatus.TERMINATED]
 
 
-# transaction: the consumer thread must see committed rows; serialized_rollback: the flush after it would
-# also drop the audit chain head that a migration creates, which every later test needs.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# transaction: the consumer thread must see committed rows. The flush after it re-runs the post-migrate
+# handlers, which restore what every later test needs (roles, the audit chain head, the desk's defaults).
+@pytest.mark.django_db(transaction=True)
 def test_job_runs_on_the_sqlite_queue_and_is_audited_as_a_job(tmp_path):
     with running_consumer(
         SqliteStorage(name=queue_name(), filename=str(tmp_path / "huey.sqlite3"))
@@ -133,7 +133,7 @@ def test_job_runs_on_the_sqlite_queue_and_is_audited_as_a_job(tmp_path):
         assert_job_runs_and_is_audited(outcomes)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_job_runs_on_the_redis_queue_and_is_audited_as_a_job():
     if not settings.REDIS_URL:
         pytest.skip("REDIS_URL is not set: `make test` sets it when Redis answers")
