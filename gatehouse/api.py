@@ -53,3 +53,21 @@ api.add_router("/access/bundles", access_api.bundles_router)
 api.add_router("/access/lifecycle-events", access_api.events_router)
 api.add_router("/access/tasks", access_tasks_router)
 api.add_router("/access/reviews", access_reviews_router)
+# --- endpoints: KPIs and exceptions ---
+from gatehouse.endpoints.api.kpis import exceptions_router as endpoint_exceptions_router  # noqa: E402
+from gatehouse.endpoints.api.kpis import kpis_router as endpoint_kpis_router  # noqa: E402
+
+api.add_router("/endpoints/kpis", endpoint_kpis_router)
+api.add_router("/endpoints/exceptions", endpoint_exceptions_router)
+# --- endpoints: devices, mismatches, OS releases ---
+from gatehouse.endpoints.api.devices import devices_router as endpoint_devices_router  # noqa: E402
+from gatehouse.endpoints.api.devices import mismatches_router as endpoint_mismatches_router  # noqa: E402
+from gatehouse.endpoints.api.devices import os_releases_router as endpoint_os_releases_router  # noqa: E402
+
+api.add_router("/endpoints/devices", endpoint_devices_router)
+api.add_router("/endpoints/mismatches", endpoint_mismatches_router)
+api.add_router("/endpoints/os-releases", endpoint_os_releases_router)
+# --- endpoints: feeds ---
+from gatehouse.endpoints.api.feeds import feeds_router as endpoint_feeds_router  # noqa: E402
+
+api.add_router("/endpoints/feeds", endpoint_feeds_router)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "gatehouse.catalog",
     "gatehouse.desk",
     "gatehouse.access",
+    "gatehouse.endpoints",
     "gatehouse.demo",
 ]
 

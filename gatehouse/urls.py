@@ -14,6 +14,7 @@ urlpatterns = [
     path("audit/", include("gatehouse.audit.urls")),
     path("desk/", include("gatehouse.desk.urls")),
     path("access/", include("gatehouse.access.urls")),
+    path("endpoints/", include("gatehouse.endpoints.urls")),
     # Slack calls these (the desk's slash command and buttons, docs/chat.md); verified by its signing secret.
     path("integrations/slack/commands", desk_chat_views.slack_commands, name="slack_commands"),
     path("integrations/slack/interactions", desk_chat_views.slack_interactions, name="slack_interactions"),

@@ -56,6 +56,24 @@ NAVIGATION = [
         ],
     },
     {
+        "label": "Endpoints",
+        "items": [
+            {
+                "label": "Devices",
+                "url_name": "endpoints:device_list",
+                "when": "gatehouse.endpoints.views.shows_device_list",
+            },
+            {"label": "My devices", "url_name": "endpoints:my_devices", "permission": None},
+            {
+                "label": "Mismatches",
+                "url_name": "endpoints:mismatches",
+                "permission": "endpoints.view_device",
+            },
+            {"label": "KPIs", "url_name": "endpoints:kpis", "permission": "endpoints.view_kpisnapshot"},
+            {"label": "Feeds", "url_name": "endpoints:feeds", "permission": "endpoints.view_feedimport"},
+        ],
+    },
+    {
         "label": "Directory",
         "items": [
             {"label": "People", "url_name": "directory:person_list", "permission": "directory.view_person"},
@@ -71,7 +89,7 @@ NAVIGATION = [
     },
 ]
 # Modules planned in DESIGN.md; listed so the layout has their place, not linked until they exist.
-UPCOMING = ["Endpoints", "Findings", "GRC"]
+UPCOMING = ["Findings", "GRC"]
 
 
 def navigation(request):

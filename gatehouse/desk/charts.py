@@ -91,11 +91,17 @@ class LineChart:
     first_label: str
     last_label: str
     label_y: float
+    # A horizontal target line (e.g. a KPI's 95%), when asked for; None otherwise.
+    target: float | None = None
+    target_y: float | None = None
 
 
-def line_chart(series: Sequence[tuple[datetime.date, int]]) -> LineChart:
-    """A line over daily counts, with its baseline and the largest value marked."""
-    top = max((v for _, v in series), default=0)
+def line_chart(
+    series: Sequence[tuple[datetime.date, float]], *, top: float | None = None, target: float | None = None
+) -> LineChart:
+    """A line over daily counts, with its baseline and the largest value marked. `top` fixes the scale (100 for
+    percentages) instead of the largest value; `target` draws a horizontal target line at that value."""
+    top = max((v for _, v in series), default=0) if top is None else top
     plot_w = LINE_WIDTH - PAD_LEFT - 8
     plot_h = LINE_HEIGHT - PAD_TOP - PAD_BOTTOM
     baseline = PAD_TOP + plot_h
@@ -117,4 +123,6 @@ def line_chart(series: Sequence[tuple[datetime.date, int]]) -> LineChart:
         first_label=f"{series[0][0]:%b %d}" if series else "",
         last_label=f"{series[-1][0]:%b %d}" if series else "",
         label_y=LINE_HEIGHT - 4,
+        target=target,
+        target_y=round(baseline - plot_h * target / top, 1) if target is not None and top else None,
     )

@@ -89,7 +89,7 @@ ROLES: dict[str, dict] = {
         | DESK_ADMIN,
     },
 }
-# --- access lifecycle, part A: entitlements, grants, bundles, lifecycle events (issue 4) ---
+# --- access lifecycle: entitlements, grants, bundles, lifecycle events ---
 # Everyone reads the entitlement catalogue; view_grant / view_lifecycleevent mean "sees all" (admins, auditors);
 # owners, provisioners, deprovisioners and managers act through object rules in gatehouse.access.grants.
 _ACCESS_A_MODELS = ("entitlement", "grant", "bundle", "lifecycleevent")
@@ -100,8 +100,7 @@ ACCESS_A_ADMIN = ACCESS_A_READ_ALL | ACCESS_A_WRITE
 TEAM_MEMBER_PERMISSIONS.update(ACCESS_A_MEMBER)
 ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_A_READ_ALL
 ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_A_ADMIN
-# --- end access part A ---
-# --- access lifecycle, part C: fulfilment tasks (issue 4) ---
+# --- access lifecycle: fulfilment tasks ---
 # view_fulfilmenttask means "sees every task and the security list" (admins, auditors, security engineers);
 # change_fulfilmenttask means "works every task" (admins). Provisioners and deprovisioners work their systems'
 # tasks through gatehouse.access.fulfilment.can_work.
@@ -110,8 +109,7 @@ ACCESS_C_ADMIN = ACCESS_C_READ_ALL | {"access.change_fulfilmenttask"}
 ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_C_READ_ALL
 ROLES[SECURITY_ENGINEER]["permissions"] = ROLES[SECURITY_ENGINEER]["permissions"] | ACCESS_C_READ_ALL
 ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_C_ADMIN
-# --- end access part C ---
-# --- access lifecycle, part D: access review campaigns (issue 4) ---
+# --- access lifecycle: access review campaigns ---
 # view_reviewcampaign / view_reviewitem mean "reads every campaign, item and evidence export" (admins, compliance
 # analysts, auditors; auditors change nothing). Compliance analysts run campaigns: start, close, reassign, and
 # manage templates. change_reviewitem (admins) decides items assigned to someone else. Reviewers decide their
@@ -129,8 +127,7 @@ ACCESS_D_ADMIN = ACCESS_D_RUN | {"access.change_reviewitem"}
 ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_D_READ_ALL
 ROLES[COMPLIANCE_ANALYST]["permissions"] = ROLES[COMPLIANCE_ANALYST]["permissions"] | ACCESS_D_RUN
 ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_D_ADMIN
-# --- end access part D ---
-# --- access lifecycle, part B: access requests and approvals (issue 4) ---
+# --- access lifecycle: access requests and approvals ---
 # Everyone asks for access; view_accessrequest means "sees every request" (admins, auditors); others see theirs,
 # their reports' and their systems' through gatehouse.access.requests.visible_requests. change_approvalstep
 # makes an admin the fallback approver of every step (gatehouse.access.requests.why_not_decide).
@@ -140,7 +137,39 @@ ACCESS_B_ADMIN = ACCESS_B_READ_ALL | {"access.change_accessrequest", "access.cha
 TEAM_MEMBER_PERMISSIONS.update(ACCESS_B_MEMBER)
 ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ACCESS_B_READ_ALL
 ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ACCESS_B_ADMIN
-# --- end access part B ---
+
+# --- endpoints: KPIs, snapshots, exceptions ---
+# view_kpisnapshot reads the KPI dashboard and snapshots; view_deviceexception reads every exception (security
+# engineers, admins, auditors). Security engineers and admins grant and revoke exceptions. Team members see the
+# exceptions on their own devices and managers their reports' through gatehouse.endpoints.exceptions.
+ENDPOINTS_C_READ_ALL = {"endpoints.view_kpisnapshot", "endpoints.view_deviceexception"}
+ENDPOINTS_C_MANAGE = ENDPOINTS_C_READ_ALL | {
+    "endpoints.add_deviceexception",
+    "endpoints.change_deviceexception",
+}
+ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ENDPOINTS_C_READ_ALL
+ROLES[SECURITY_ENGINEER]["permissions"] = ROLES[SECURITY_ENGINEER]["permissions"] | ENDPOINTS_C_MANAGE
+ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ENDPOINTS_C_MANAGE
+# --- endpoints: devices, records, checks, OS catalog, platform policies ---
+# view_device means "sees every device, its records and checks, and the mismatch report" (security engineers,
+# admins, auditors; auditors change nothing). Every team member sees their own devices and managers their
+# reports' through gatehouse.endpoints.selectors.visible_devices. Security engineers and admins manage devices,
+# the OS release catalog and the platform policies.
+_ENDPOINTS_B_MODELS = ("device", "sourcerecord", "checkresult", "osrelease", "platformpolicy")
+ENDPOINTS_B_READ_ALL = _crud("endpoints", _ENDPOINTS_B_MODELS, actions=("view",))
+ENDPOINTS_B_MANAGE = ENDPOINTS_B_READ_ALL | _crud("endpoints", ("device", "osrelease", "platformpolicy"))
+ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ENDPOINTS_B_READ_ALL
+ROLES[SECURITY_ENGINEER]["permissions"] = ROLES[SECURITY_ENGINEER]["permissions"] | ENDPOINTS_B_MANAGE
+ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ENDPOINTS_B_MANAGE
+
+# --- endpoints: feeds ---
+# view_feedimport reads the Feeds page and API (import runs and sync status); add_feedimport runs an import or a
+# sync (security engineers, admins). Commands and scheduled syncs run as the system.
+ENDPOINTS_A_READ = {"endpoints.view_feedimport"}
+ENDPOINTS_A_RUN = ENDPOINTS_A_READ | {"endpoints.add_feedimport"}
+ROLES[AUDITOR]["permissions"] = ROLES[AUDITOR]["permissions"] | ENDPOINTS_A_READ
+ROLES[SECURITY_ENGINEER]["permissions"] = ROLES[SECURITY_ENGINEER]["permissions"] | ENDPOINTS_A_RUN
+ROLES[ADMIN]["permissions"] = ROLES[ADMIN]["permissions"] | ENDPOINTS_A_RUN
 
 ROLE_CHOICES = [(name, spec["label"]) for name, spec in ROLES.items()]
 

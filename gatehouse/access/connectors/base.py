@@ -18,6 +18,7 @@ import logging
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,12 +114,25 @@ class HttpClient:
         return self.base_url + path
 
     def request(self, method: str, path: str, body: Any = None, *, ok_statuses=(200, 201, 204)) -> Response:
-        """One call, retried on 429 (after Retry-After), 5xx and network errors, at most max_retries times."""
-        url = self.url(path)
+        """One JSON call, retried on 429 (after Retry-After), 5xx and network errors, at most max_retries times."""
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json", "User-Agent": "Gatehouse", **self.headers}
         if data is not None:
             headers["Content-Type"] = "application/json"
+        return self._with_retries(method, self.url(path), data, headers, ok_statuses)
+
+    def post_form(self, path: str, fields: dict[str, str], *, ok_statuses=(200, 201)) -> Response:
+        """A form post (OAuth token endpoints), with the same retries and redaction as request()."""
+        data = urllib.parse.urlencode(fields).encode()
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": "Gatehouse",
+            "Content-Type": "application/x-www-form-urlencoded",
+            **self.headers,
+        }
+        return self._with_retries("POST", self.url(path), data, headers, ok_statuses)
+
+    def _with_retries(self, method, url, data, headers, ok_statuses) -> Response:
         attempt = 0
         while True:
             attempt += 1

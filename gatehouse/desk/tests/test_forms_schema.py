@@ -76,7 +76,7 @@ def test_invalid_schema(schema, key):
 @pytest.mark.django_db
 def test_shipped_types_have_valid_forms():
     types = RequestType.objects.all()
-    assert {t.slug for t in types} == {
+    assert {t.slug for t in types} >= {
         "access-request",
         "access-change",
         "account-lockout",
@@ -84,7 +84,7 @@ def test_shipped_types_have_valid_forms():
         "configuration-change",
         "security-question",
         "suspicious-activity",
-    }
+    }  # the desk's seven; other modules seed their own (endpoint-remediation)
     for request_type in types:
         validate_form_schema(request_type.form_schema)
         assert request_type.sla_policy.slug == "default"
