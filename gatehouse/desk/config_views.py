@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -254,27 +255,46 @@ class CalendarView(LoginRequiredMixin, View):
         )
 
 
-class CalendarEditView(ObjectEditView):
-    form_class = CalendarForm
-    title = "New business calendar"
-    cancel_url_name = "desk:calendars"
+class _WithLinesEditView(ObjectEditView):
+    """Edit a calendar or a policy: its fields plus lines of rows (holidays, targets) that replace the old ones.
+
+    Subclasses name the model permission suffix, the selector, the two services and the lines field.
+    """
+
+    perm_model = ""
+    lines_field = ""
+    get_one: Callable  # selector (user, slug) -> object
+    create: Callable  # service (*, actor, <lines field>, **fields)
+    update: Callable  # service (obj, *, actor, <lines field>, **fields)
 
     def get_object(self, request, slug=None):
-        return sla_config.get_calendar(request.user, slug) if slug else None
+        return self.get_one(request.user, slug) if slug else None
 
     @property
     def permission(self):  # ObjectEditView reads it as an attribute
-        return "desk.change_businesscalendar" if self.kwargs.get("slug") else "desk.add_businesscalendar"
+        action = "change" if self.kwargs.get("slug") else "add"
+        return f"desk.{action}_{self.perm_model}"
 
     def save(self, request, form, obj):
         fields = form.service_fields()
-        holidays = form.cleaned_data.get("holidays") or []
+        lines = {self.lines_field: form.cleaned_data.get(self.lines_field) or []}
         try:
             if obj is None:
-                return sla_config.create_calendar(actor=request.user, holidays=holidays, **fields)
-            return sla_config.update_calendar(obj, actor=request.user, holidays=holidays, **fields)
+                return self.create(actor=request.user, **lines, **fields)
+            return self.update(obj, actor=request.user, **lines, **fields)
         except ValidationError as exc:
-            raise _by_line(exc, "holidays") from exc
+            raise _by_line(exc, self.lines_field) from exc
+
+
+class CalendarEditView(_WithLinesEditView):
+    form_class = CalendarForm
+    title = "New business calendar"
+    cancel_url_name = "desk:calendars"
+    perm_model = "businesscalendar"
+    lines_field = "holidays"
+    get_one = staticmethod(sla_config.get_calendar)
+    create = staticmethod(sla_config.create_calendar)
+    update = staticmethod(sla_config.update_calendar)
 
 
 class PolicyListView(LoginRequiredMixin, View):
@@ -308,27 +328,15 @@ class PolicyView(LoginRequiredMixin, View):
         )
 
 
-class PolicyEditView(ObjectEditView):
+class PolicyEditView(_WithLinesEditView):
     form_class = PolicyForm
     title = "New SLA policy"
     cancel_url_name = "desk:sla_policies"
-
-    def get_object(self, request, slug=None):
-        return sla_config.get_policy(request.user, slug) if slug else None
-
-    @property
-    def permission(self):  # ObjectEditView reads it as an attribute
-        return "desk.change_slapolicy" if self.kwargs.get("slug") else "desk.add_slapolicy"
-
-    def save(self, request, form, obj):
-        fields = form.service_fields()
-        targets = form.cleaned_data.get("targets") or []
-        try:
-            if obj is None:
-                return sla_config.create_policy(actor=request.user, targets=targets, **fields)
-            return sla_config.update_policy(obj, actor=request.user, targets=targets, **fields)
-        except ValidationError as exc:
-            raise _by_line(exc, "targets") from exc
+    perm_model = "slapolicy"
+    lines_field = "targets"
+    get_one = staticmethod(sla_config.get_policy)
+    create = staticmethod(sla_config.create_policy)
+    update = staticmethod(sla_config.update_policy)
 
 
 # -- request types, queues and routing rules (desk settings) ---------------------------------------------------
