@@ -15,6 +15,21 @@ def _isolated_change_context():
 
 
 @pytest.fixture
+def huey_immediate():
+    """Jobs run in this process when queued (Huey's immediate mode, in-memory storage)."""
+    from huey.contrib import djhuey
+
+    huey = djhuey.HUEY
+    saved = huey.immediate
+    huey.immediate = True
+    try:
+        yield huey
+    finally:
+        huey.storage.flush_all()
+        huey.immediate = saved
+
+
+@pytest.fixture
 def make_user(db):
     from gatehouse.users.tests.factories import UserFactory
 

@@ -67,6 +67,9 @@ from gatehouse.endpoints.api.devices import os_releases_router as endpoint_os_re
 api.add_router("/endpoints/devices", endpoint_devices_router)
 api.add_router("/endpoints/mismatches", endpoint_mismatches_router)
 api.add_router("/endpoints/os-releases", endpoint_os_releases_router)
+from gatehouse.endpoints.api.devices import policies_router as endpoint_policies_router  # noqa: E402
+
+api.add_router("/endpoints/policies", endpoint_policies_router)
 # --- endpoints: feeds ---
 from gatehouse.endpoints.api.feeds import feeds_router as endpoint_feeds_router  # noqa: E402
 

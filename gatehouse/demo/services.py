@@ -504,11 +504,13 @@ def load_demo(*, actor, progress: Progress = _no_progress) -> DemoSummary:
         _load_users(plan, people, actor, progress, summary)
         from gatehouse.demo.access import load_access  # access: entitlements, grants (issue 4, A)
         from gatehouse.demo.desk import load_desk_requests  # desk requests (part E)
+        from gatehouse.demo.endpoints import load_endpoints  # devices, KPIs, remediation (issue 5)
         from gatehouse.demo.guides import load_guides  # desk guides (part C)
 
         load_guides(actor=actor, progress=progress, summary=summary)  # desk guides (part C)
         load_desk_requests(actor=actor, people_by_key=people, progress=progress, summary=summary)  # desk (E)
         load_access(actor=actor, progress=progress, summary=summary)  # access (issue 4, part A)
+        load_endpoints(actor=actor, progress=progress, summary=summary)  # endpoints (issue 5)
     summary.audit_events = AuditEvent.objects.count() - events_before
     return summary
 

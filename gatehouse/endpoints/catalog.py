@@ -1,4 +1,8 @@
-"""The OS release catalog: importing a CSV (platform, line, version, released_on) into it, audited.
+"""What devices are checked against: the OS release catalog and the platform policies.
+
+`change_policy` changes a platform policy (audited) and, after the commit, has the worker check that platform's
+devices again (`checks.recheck_later`). The OS release catalog: importing a CSV (platform, line, version,
+released_on) into it, audited.
 
 Rows are matched by (platform, version): new versions are added, a changed line or release date is updated, the
 rest are left alone; nothing is deleted (remove a release in the admin pages or through the API). All or nothing:
@@ -13,7 +17,32 @@ from django.db import transaction
 from gatehouse.core.permissions import require
 from gatehouse.core.services import create_object, update_object
 from gatehouse.endpoints.defaults import read_catalog
-from gatehouse.endpoints.models import OsRelease
+from gatehouse.endpoints.models import OsRelease, PlatformPolicy
+
+POLICY_FIELDS = (
+    "required_sources",
+    "max_agent_age_days",
+    "minimum_os_version",
+    "patch_window_days",
+    "require_disk_encryption",
+)
+
+
+def change_policy(policy: PlatformPolicy, *, actor, fields: dict) -> dict:
+    """Change a platform policy; returns the changes ({field: [before, after]}). The platform's devices are
+    checked again by the worker after the commit when anything changed."""
+    from gatehouse.endpoints.checks import recheck_later
+
+    require(actor, "endpoints.change_platformpolicy")
+    unknown = sorted(set(fields) - set(POLICY_FIELDS))
+    if unknown:
+        raise ValueError(f"not a policy field: {', '.join(unknown)}")
+    with transaction.atomic():
+        _, changes = update_object(policy, fields=fields)
+        if changes:
+            platform = policy.platform
+            transaction.on_commit(lambda: recheck_later(platform))
+    return changes
 
 
 @dataclass

@@ -20,6 +20,7 @@ The checks:
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -29,7 +30,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.endpoints.bulk import bulk_set
+from gatehouse.core.jobs import job
+from gatehouse.endpoints.bulk import bulk_set, insert_rows
 from gatehouse.endpoints.models import (
     SOURCE_KINDS,
     CheckResult,
@@ -40,7 +42,7 @@ from gatehouse.endpoints.models import (
     SourceKind,
     SourceRecord,
 )
-from gatehouse.endpoints.reconcile import ACTIVE_DAYS, _chunks
+from gatehouse.endpoints.reconcile import ACTIVE_DAYS, WRITTEN, Batch, load_batches
 
 Check = CheckResult.Check
 _VERSION = re.compile(r"\d+(?:\.\d+)*")
@@ -156,11 +158,16 @@ def ago(then: datetime.datetime, now: datetime.datetime) -> str:
 # The checks of one device
 
 _LABELS = dict(Source.choices)
-_KINDS = {SourceKind.MDM: "an MDM", SourceKind.EDR: "an EDR", SourceKind.ANTI_THEFT: "an anti-theft agent"}
+_KINDS = {SourceKind.MDM: "MDM", SourceKind.EDR: "EDR", SourceKind.ANTI_THEFT: "anti-theft"}
 
 
 def requirement_sources(requirement: str) -> list[str]:
     """The sources satisfying one required_sources entry: a source, a kind, or alternatives joined by "|"."""
+    return list(_requirement_sources(str(requirement)))
+
+
+@functools.cache
+def _requirement_sources(requirement: str) -> tuple[str, ...]:
     sources: list[str] = []
     for token in str(requirement).split("|"):
         token = token.strip().lower()
@@ -168,7 +175,16 @@ def requirement_sources(requirement: str) -> list[str]:
             sources.append(token)
         else:
             sources += [s for s, kind in SOURCE_KINDS.items() if kind == token]
-    return sources
+    return tuple(sources)
+
+
+def unknown_requirements(entries: Iterable[str]) -> list[str]:
+    """The required_sources entries that name no feed or kind (each alternative of an "a|b" must)."""
+    return [
+        e
+        for e in entries
+        if not requirement_sources(e) or any(not requirement_sources(t) for t in str(e).split("|"))
+    ]
 
 
 def describe_requirement(requirement: str) -> str:
@@ -195,7 +211,7 @@ def check_agents(records, policy: PlatformPolicy, now) -> Outcome:
     by_source = {r.source: r for r in records}
     problems, fine = [], []
     for requirement in policy.required_sources:
-        candidates = [by_source[s] for s in requirement_sources(requirement) if s in by_source]
+        candidates = [by_source[s] for s in _requirement_sources(str(requirement)) if s in by_source]
         if not candidates:
             problems.append(f"No {describe_requirement(requirement)} record")
             continue
@@ -302,20 +318,27 @@ def evaluate(device: Device, records, policy: PlatformPolicy, catalog: Catalog, 
 # The run
 
 
-def run_checks(device_ids: Iterable[int] | None = None, *, now: datetime.datetime | None = None) -> dict:
+def run_checks(
+    device_ids: Iterable[int] | None = None,
+    *,
+    now: datetime.datetime | None = None,
+    batches: Iterable[Batch] | None = None,
+) -> dict:
     """Check the given devices (all when None). Returns counts: devices, passing, failing, not_checked,
-    newly_failing, newly_passing, and failures per check."""
+    newly_failing, newly_passing, and failures per check.
+
+    `batches` gives the devices and records already loaded, in place of loading `device_ids`: an import passes
+    its reconciliation's batches, so each batch is read once and checked as soon as it is reconciled."""
     now = now or timezone.now()
     policies = {p.platform: p for p in PlatformPolicy.objects.all()}
     catalog = Catalog()
     counts: Counter = Counter()
     active_since = now - datetime.timedelta(days=ACTIVE_DAYS)
-    for ids in _chunks(device_ids):
-        devices = list(Device.objects.filter(pk__in=ids))
-        records: dict[int, list[SourceRecord]] = defaultdict(list)
-        for record in SourceRecord.objects.filter(device_id__in=ids).defer("raw"):
-            records[record.device_id].append(record)
-        results: list[CheckResult] = []
+    today = timezone.localdate(now)
+    os_outcomes: dict[tuple[str, str], Outcome] = {}  # the OS check depends on the platform and version only
+    for batch in load_batches(device_ids) if batches is None else batches:
+        devices, records = batch.devices, batch.records
+        results: list[tuple] = []
         unchecked: list[int] = []
         for device in devices:
             counts["devices"] += 1
@@ -328,7 +351,19 @@ def run_checks(device_ids: Iterable[int] | None = None, *, now: datetime.datetim
                 unchecked.append(device.pk)
                 counts["not_checked"] += 1
                 continue
-            outcomes = evaluate(device, records[device.pk], policy, catalog, now)
+            mine = records.get(device.pk, [])
+            label = device.get_platform_display()
+            os_outcome = os_outcomes.get((device.platform, device.os_version))
+            if os_outcome is None:
+                os_outcome = os_outcomes[(device.platform, device.os_version)] = check_os(
+                    device, policy, catalog, today, label
+                )
+            outcomes = [
+                check_agents(mine, policy, now),
+                check_edr(mine, policy, now),
+                check_disk(mine, policy, label),
+                os_outcome,
+            ]
             failing = [o.name for o in outcomes if not o.passed]
             device.passing, device.failing_checks = not failing, failing
             counts["passing" if not failing else "failing"] += 1
@@ -338,23 +373,24 @@ def run_checks(device_ids: Iterable[int] | None = None, *, now: datetime.datetim
                 counts["newly_passing"] += 1
             for name in failing:
                 counts[f"failing_{name}"] += 1
-            results += [
-                CheckResult(
-                    device_id=device.pk, name=o.name, passed=o.passed, reason=o.reason[:300], checked_at=now
-                )
-                for o in outcomes
-            ]
+            results += [(device.pk, o.name, o.passed, o.reason[:300], now) for o in outcomes]
         with transaction.atomic():
             if unchecked:
                 CheckResult.objects.filter(device_id__in=unchecked).delete()
-            CheckResult.objects.bulk_create(
+            insert_rows(
+                CheckResult,
+                ["device", "name", "passed", "reason", "checked_at"],
                 results,
-                batch_size=1000,
-                update_conflicts=True,
-                unique_fields=["device", "name"],
-                update_fields=["passed", "reason", "checked_at"],
+                conflict=["device", "name"],
+                update=["passed", "reason", "checked_at"],
             )
-            bulk_set(Device, devices, ["is_active", "passing", "failing_checks", "checked_at"])
+            written = ["is_active", "passing", "failing_checks", "checked_at"]
+            if batch.deferred:  # reconciled in this batch: their fields too, in the same write
+                deferred = {d.pk for d in batch.deferred}
+                both = written + [f for f in WRITTEN if f not in written]
+                bulk_set(Device, [d for d in devices if d.pk in deferred], both)
+                devices = [d for d in devices if d.pk not in deferred]
+            bulk_set(Device, devices, written)
     summary = dict(sorted(counts.items()))
     if counts["devices"]:
         record_events(
@@ -369,3 +405,16 @@ def run_checks(device_ids: Iterable[int] | None = None, *, now: datetime.datetim
             ]
         )
     return summary
+
+
+@job()
+def recheck_later(platform: str | None = None) -> dict:
+    """After a platform policy change commits: check that platform's devices again and bring their remediation
+    requests up to date, so the pages show the new policy's verdicts without waiting for the nightly run."""
+    from gatehouse.endpoints.remediation import remediate
+
+    qs = Device.objects.all() if platform is None else Device.objects.filter(platform=platform)
+    ids = list(qs.values_list("pk", flat=True))
+    summary = run_checks(ids)
+    result = remediate(ids)
+    return {**summary, "remediation_opened": len(result.opened), "remediation_resolved": len(result.resolved)}

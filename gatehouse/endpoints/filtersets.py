@@ -5,7 +5,12 @@ from django.db.models import Exists, OuterRef, Q
 
 from gatehouse.endpoints.models import CheckResult, Device, OsRelease, Platform, Source, SourceRecord
 
-FAILING_CHOICES = [("any", "Any check"), *CheckResult.Check.choices]
+FAILING_CHOICES = [
+    ("any", "Any check"),
+    ("security_tools", "Security tools (agents or EDR health)"),
+    *CheckResult.Check.choices,
+]
+SECURITY_TOOLS_CHECKS = (CheckResult.Check.AGENTS, CheckResult.Check.EDR_HEALTH)  # the KPI's checks
 
 
 def filter_devices(
@@ -14,6 +19,11 @@ def filter_devices(
     """The filters as plain arguments (the API calls this; the filterset below maps the page's query to it)."""
     if failing == "any":
         qs = qs.filter(passing=False)
+    elif failing == "security_tools":
+        failed = CheckResult.objects.filter(
+            device=OuterRef("pk"), name__in=SECURITY_TOOLS_CHECKS, passed=False
+        )
+        qs = qs.filter(Exists(failed))
     elif failing:
         qs = qs.filter(Exists(CheckResult.objects.filter(device=OuterRef("pk"), name=failing, passed=False)))
     if platform:

@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from gatehouse.core.forms import DATE_INPUT, ServiceForm, split_keys
-from gatehouse.endpoints.checks import requirement_sources
+from gatehouse.endpoints.checks import unknown_requirements
 from gatehouse.endpoints.models import OsRelease, PlatformPolicy
 
 
@@ -45,11 +45,7 @@ class PlatformPolicyForm(ServiceForm):
 
     def clean_required_sources(self):
         entries = split_keys(self.cleaned_data.get("required_sources") or "")
-        unknown = [
-            e
-            for e in entries
-            if not requirement_sources(e) or any(not requirement_sources(t) for t in e.split("|"))
-        ]
+        unknown = unknown_requirements(entries)
         if unknown:
             raise ValidationError(f"Unknown feed or kind: {', '.join(unknown)}.")
         return [e.lower() for e in entries]

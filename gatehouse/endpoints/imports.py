@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
 from gatehouse.core.permissions import require
+from gatehouse.endpoints.bulk import bulk_set, insert_rows
 from gatehouse.endpoints.feeds.base import Feed, FeedRecord
 from gatehouse.endpoints.models import Device, FeedImport, Source, SourceRecord
 
@@ -84,6 +86,27 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def _create_devices(serials: list[str], by_serial: dict[str, FeedRecord]) -> dict[str, int]:
+    """Insert a device per serial with the record's hostname, platform and OS version (the rest at the model's
+    defaults, reconciliation fills them in); returns {serial: id}."""
+    fields = [f for f in Device._meta.concrete_fields if not f.primary_key]
+    stamp = timezone.now()
+    defaults = {f.name: stamp if f.name in ("created", "last_updated") else f.get_default() for f in fields}
+    rows = []
+    for serial in serials:
+        record = by_serial[serial]
+        values = {
+            **defaults,
+            "serial": serial,
+            "hostname": record.hostname,
+            "platform": record.platform,
+            "os_version": record.os_version,
+        }
+        rows.append(tuple(values[f.name] for f in fields))
+    created = insert_rows(Device, [f.name for f in fields], rows, returning=["serial", "id"])
+    return dict(created)
+
+
 def import_feed(
     source: str,
     records: Feed | Iterable[FeedRecord],
@@ -143,44 +166,62 @@ def _import(source, items, warnings, *, now, origin, user, actor, progress) -> F
     missing = [s for s in todo if s not in devices]
     for chunk in _chunks(missing):
         devices.update(Device.objects.filter(serial__in=chunk).values_list("serial", "pk"))
-    new_devices = [
-        Device(
-            serial=s,
-            hostname=prepared.by_serial[s].hostname,
-            platform=prepared.by_serial[s].platform,
-            os_version=prepared.by_serial[s].os_version,
+    new = [s for s in missing if s not in devices]
+    created = _create_devices(new, prepared.by_serial)
+    devices.update(created)
+    template = Device().audit_snapshot()  # a new device's snapshot but for the four fields set below
+    own = ("serial", "hostname", "platform", "os_version")
+    empty = (None, "", [], {})
+    kept = [k for k, v in template.items() if k in own or v not in empty]  # the defaults' blanks never show
+    drafts = []
+    for serial in new:
+        record = prepared.by_serial[serial]
+        snapshot = {
+            **template,
+            "serial": serial,
+            "hostname": record.hostname,
+            "platform": str(record.platform),
+            "os_version": record.os_version,
+        }
+        drafts.append(
+            EventDraft(
+                action=AuditAction.CREATE,
+                object_type=Device.audit_label(),
+                object_id=str(created[serial]),
+                object_repr=(record.hostname or serial)[:200],
+                changes={k: [None, snapshot[k]] for k in kept if k not in own or snapshot[k] not in empty},
+            )
         )
-        for s in missing
-        if s not in devices
-    ]
-    created_devices = Device.objects.bulk_create(new_devices, batch_size=CHUNK)
-    devices.update((d.serial, d.pk) for d in created_devices)
-    drafts = [
-        EventDraft(
-            action=AuditAction.CREATE,
-            object_type=Device.audit_label(),
-            object_id=str(d.pk),
-            object_repr=str(d)[:200],
-            changes={k: [None, v] for k, v in d.audit_snapshot().items() if v not in (None, "", [], {})},
-        )
-        for d in created_devices
-    ]
 
     to_create, to_update = [], []
     for serial in progress(todo) if progress else todo:
-        record = prepared.by_serial[serial]
-        values = {
-            name: getattr(record, name) for name in RECORD_FIELDS if name not in ("serial", "imported_at")
-        }
-        values.update(serial=serial, imported_at=now)
+        r = prepared.by_serial[serial]
+        values = (
+            r.external_id,
+            serial,
+            r.hostname,
+            r.owner_email,
+            r.owner_username,
+            r.platform,
+            r.os_version,
+            r.disk_encrypted,
+            r.infected,
+            r.decommissioned,
+            r.agent_up_to_date,
+            r.agent_version,
+            r.last_seen_at,
+            now,
+            r.content_hash,
+            r.raw,
+        )
         if serial in existing:
             to_update.append(
-                SourceRecord(pk=existing[serial][0], device_id=devices[serial], source=source, **values)
+                SimpleNamespace(pk=existing[serial][0], **dict(zip(RECORD_FIELDS, values, strict=True)))
             )
         else:
-            to_create.append(SourceRecord(device_id=devices[serial], source=source, **values))
-    SourceRecord.objects.bulk_create(to_create, batch_size=CHUNK)
-    SourceRecord.objects.bulk_update(to_update, fields=list(RECORD_FIELDS), batch_size=500)
+            to_create.append((devices[serial], source, *values))
+    insert_rows(SourceRecord, ["device", "source", *RECORD_FIELDS], to_create, batch_size=500)
+    bulk_set(SourceRecord, to_update, RECORD_FIELDS, batch_size=500)
 
     run = FeedImport.objects.create(
         source=source,
@@ -199,7 +240,7 @@ def _import(source, items, warnings, *, now, origin, user, actor, progress) -> F
         "created": len(to_create),
         "changed": len(to_update),
         "unchanged": unchanged,
-        "devices_created": len(created_devices),
+        "devices_created": len(created),
         "skipped": len(warnings),
         "origin": origin[:300],
     }
@@ -218,8 +259,9 @@ def _import(source, items, warnings, *, now, origin, user, actor, progress) -> F
     if changed_ids:
         from gatehouse.endpoints import checks, reconcile
 
-        reconcile.reconcile_devices(changed_ids, actor=actor, now=now)
-        checks.run_checks(changed_ids, now=now)
+        # Each batch of devices is read once, reconciled, then checked; the checks write both's device fields.
+        reconciliation = reconcile.Reconciliation(actor=actor, now=now, defer_writes=True)
+        checks.run_checks(changed_ids, now=now, batches=reconciliation.batches(changed_ids))
         # Remediation files desk requests: the worker does it after the commit, so a large import does not wait.
         from gatehouse.endpoints.remediation import remediate_later
 

@@ -18,6 +18,7 @@ from gatehouse.endpoints import kpis
 from gatehouse.endpoints.models import KpiSnapshot
 
 Dimension = KpiSnapshot.Dimension
+WITHIN_CHOICES = (7, 14, 30, 60, 90)
 
 
 class KpiDashboardView(LoginRequiredMixin, View):
@@ -30,6 +31,11 @@ class KpiDashboardView(LoginRequiredMixin, View):
         if dimension not in Dimension.values:
             errors["dimension"] = f"Choose one of: {', '.join(Dimension.values)}."
             dimension = Dimension.COMPANY
+        within = request.GET.get("within") or str(kpis.WITHIN_DEFAULT)
+        if not within.isdigit() or int(within) not in WITHIN_CHOICES:
+            errors["within"] = f"Choose one of: {', '.join(map(str, WITHIN_CHOICES))} days."
+            within = str(kpis.WITHIN_DEFAULT)
+        _, adoption = kpis.release_adoption(int(within))
         key = "" if dimension == Dimension.COMPANY else (request.GET.get("key") or "")[:200]
         day, figures = kpis.current()
         points = kpis.trend(period.first_day, period.last_day, dimension, key)
@@ -56,6 +62,9 @@ class KpiDashboardView(LoginRequiredMixin, View):
                 if d != Dimension.COMPANY
             ],
             "slice_label": label,
+            "within": int(within),
+            "within_choices": WITHIN_CHOICES,
+            "adoption": adoption,
             "dimension": dimension,
             "key": key,
             "security_chart": charts.line_chart(

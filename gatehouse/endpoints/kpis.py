@@ -9,22 +9,37 @@ in force that day (``endpoints.exceptions``). A counted device the checks have n
 null) counts as not passing. Both KPIs are held to ``TARGET`` (95%).
 
 ``take_snapshot(day)`` computes every slice in one pass over the devices and writes one KpiSnapshot row per
-slice in bulk; running it again for the same day replaces that day's rows (idempotent). Dashboards and the API
-read the snapshots only.
+slice in bulk; running it again for the same day replaces that day's rows (idempotent). The same pass counts the
+counted devices per OS version, from which it writes each recent release's adoption (ReleaseAdoption: of the
+devices on the release's line, how many run it or newer; releases out within TRACK_DAYS). "Patched within N
+days of release" is then the adoption row of the day N days after the release. Dashboards and the API read the
+snapshots only.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.endpoints.models import CheckResult, Device, DeviceException, KpiSnapshot
+from gatehouse.endpoints.checks import Catalog
+from gatehouse.endpoints.models import (
+    CheckResult,
+    Device,
+    DeviceException,
+    KpiSnapshot,
+    OsRelease,
+    Platform,
+    ReleaseAdoption,
+)
 
 TARGET = 95.0
+TRACK_DAYS = 180  # a release's adoption is snapshotted daily for this long after it comes out
+WITHIN_DEFAULT = 30  # "patched within N days": the platform policies' default patch window
 SECURITY_CHECKS = frozenset({CheckResult.Check.AGENTS.value, CheckResult.Check.EDR_HEALTH.value})
 PATCH_CHECKS = frozenset({CheckResult.Check.OS.value})
 Dimension = KpiSnapshot.Dimension
@@ -70,9 +85,12 @@ def excepted_device_ids(day: datetime.date) -> set[int]:
     return set(DeviceException.objects.filter(expires_on__gte=day).values_list("device_id", flat=True))
 
 
-def compute(day: datetime.date | None = None) -> dict[tuple[str, str], Figures]:
+def compute(
+    day: datetime.date | None = None, versions: Counter | None = None
+) -> dict[tuple[str, str], Figures]:
     """Every slice's figures from the devices' current state: {(dimension, key): Figures}. One query for the
-    devices (with their owner's department and manager), one for the exceptions."""
+    devices (with their owner's department and manager), one for the exceptions. When `versions` is given, the
+    counted devices are also counted into it by (platform, OS version)."""
     day = day or today()
     excepted = excepted_device_ids(day)
     slices: dict[tuple[str, str], Figures] = {}
@@ -90,12 +108,20 @@ def compute(day: datetime.date | None = None) -> dict[tuple[str, str], Figures]:
         Device.objects.filter(is_active=True)
         .order_by()
         .values_list(
-            "pk", "platform", "passing", "failing_checks", "owner__department", "owner__manager__email"
+            "pk",
+            "platform",
+            "os_version",
+            "passing",
+            "failing_checks",
+            "owner__department",
+            "owner__manager__email",
         )
     )
-    for pk, platform, passing, failing, department, manager in rows.iterator(chunk_size=5000):
+    for pk, platform, version, passing, failing, department, manager in rows.iterator(chunk_size=5000):
         if pk in excepted:
             continue
+        if versions is not None:
+            versions[(platform, version)] += 1
         failing = set(failing or ())
         checked = passing is not None
         security = checked and not (failing & SECURITY_CHECKS)
@@ -111,7 +137,9 @@ def take_snapshot(day: datetime.date | None = None) -> int:
     """Write `day`'s KpiSnapshot rows (today by default), replacing any already there. Returns how many rows.
     Records one audit event with the counts."""
     day = day or today()
-    slices = compute(day)
+    versions: Counter = Counter()
+    slices = compute(day, versions)
+    adoption = adoption_of(day, versions)
     rows = [
         KpiSnapshot(
             day=day,
@@ -127,6 +155,8 @@ def take_snapshot(day: datetime.date | None = None) -> int:
     with transaction.atomic():
         KpiSnapshot.objects.filter(day=day).delete()
         KpiSnapshot.objects.bulk_create(rows, batch_size=1000)
+        ReleaseAdoption.objects.filter(day=day).delete()
+        ReleaseAdoption.objects.bulk_create(adoption, batch_size=1000)
         record_events(
             [
                 EventDraft(
@@ -142,6 +172,7 @@ def take_snapshot(day: datetime.date | None = None) -> int:
                                 "active_devices": company.active_devices,
                                 "security_tools_passing": company.security_tools_passing,
                                 "patch_passing": company.patch_passing,
+                                "releases_tracked": len(adoption),
                             },
                         ]
                     },
@@ -149,6 +180,48 @@ def take_snapshot(day: datetime.date | None = None) -> int:
             ]
         )
     return len(rows)
+
+
+def adoption_of(
+    day: datetime.date,
+    versions: Counter,
+    *,
+    releases: list[OsRelease] | None = None,
+    catalog: Catalog | None = None,
+) -> list[ReleaseAdoption]:
+    """The adoption rows of `day` for every release out within TRACK_DAYS before it, from the counted devices
+    per (platform, OS version). A device is on a release's line when the catalog puts its version there.
+    `releases` and `catalog` (read from the database when not given) let a caller working through many days
+    read the catalog once."""
+    from gatehouse.endpoints.checks import Catalog, parse_version, windows_version
+
+    first = day - datetime.timedelta(days=TRACK_DAYS)
+    if releases is None:
+        releases = list(OsRelease.objects.filter(released_on__lte=day, released_on__gte=first))
+    releases = [r for r in releases if first <= r.released_on <= day]
+    if not releases:
+        return []
+    catalog = catalog or Catalog()
+    on_line: dict[tuple[str, str], list[tuple[tuple[int, ...], int]]] = defaultdict(list)
+    for (platform, version), count in versions.items():
+        if platform == Platform.WINDOWS:
+            version = windows_version(version)
+        line = catalog.line_of(platform, version)
+        if line is not None:
+            on_line[(platform, line)].append((parse_version(version), count))
+    rows = []
+    for release in releases:
+        group = on_line.get((release.platform, release.line), [])
+        wanted = parse_version(release.version)
+        rows.append(
+            ReleaseAdoption(
+                day=day,
+                release=release,
+                devices_on_line=sum(count for _, count in group),
+                devices_updated=sum(count for parsed, count in group if parsed >= wanted),
+            )
+        )
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- reading snapshots
@@ -197,3 +270,64 @@ def series(points, attribute: str) -> list[tuple[datetime.date, float]]:
         if value is not None:
             out.append((day, value))
     return out
+
+
+@dataclass
+class Adoption:
+    """A recent release's adoption: now (the newest snapshot) and N days after it came out."""
+
+    release: OsRelease
+    day: datetime.date
+    devices_on_line: int
+    devices_updated: int
+    within: int
+    within_on_line: int | None = None  # None: no snapshot of the day N days after the release (yet)
+    within_updated: int | None = None
+
+    @property
+    def updated(self) -> float | None:
+        return percent(self.devices_updated, self.devices_on_line)
+
+    @property
+    def within_day(self) -> datetime.date:
+        return self.release.released_on + datetime.timedelta(days=self.within)
+
+    @property
+    def within_pending(self) -> bool:
+        """The N days have not passed yet on the newest snapshot day."""
+        return self.within_day > self.day
+
+    @property
+    def patched_within(self) -> float | None:
+        if self.within_on_line is None:
+            return None
+        return percent(self.within_updated or 0, self.within_on_line)
+
+    @property
+    def patched_within_met(self) -> bool | None:
+        value = self.patched_within
+        return None if value is None else value >= TARGET
+
+
+def release_adoption(within: int = WITHIN_DEFAULT) -> tuple[datetime.date | None, list[Adoption]]:
+    """The releases tracked on the newest snapshot day, newest first, with their adoption then and on the day
+    `within` days after each came out. Two queries."""
+    day = ReleaseAdoption.objects.order_by("-day").values_list("day", flat=True).first()
+    if day is None:
+        return None, []
+    latest = list(
+        ReleaseAdoption.objects.filter(day=day)
+        .select_related("release")
+        .order_by("-release__released_on", "release__platform", "release__version")
+    )
+    out = [Adoption(r.release, day, r.devices_on_line, r.devices_updated, within) for r in latest]
+    targets = {(a.release.pk, a.within_day) for a in out if not a.within_pending}
+    if targets:
+        earlier = ReleaseAdoption.objects.filter(
+            release_id__in={pk for pk, _ in targets}, day__in={d for _, d in targets}
+        ).values_list("release_id", "day", "devices_on_line", "devices_updated")
+        found = {(pk, d): (n, u) for pk, d, n, u in earlier if (pk, d) in targets}
+        for a in out:
+            if (a.release.pk, a.within_day) in found:
+                a.within_on_line, a.within_updated = found[(a.release.pk, a.within_day)]
+    return day, out

@@ -257,6 +257,26 @@ class KpiSnapshot(models.Model):
         return f"{self.day} {self.dimension}:{self.key}"
 
 
+class ReleaseAdoption(models.Model):
+    """One day's adoption of one recent OS release: of the counted devices on its line, how many run it or a
+    newer release. Written with the day's KPI snapshot; "patched within N days of release" reads the row of the
+    day N days after the release."""
+
+    day = models.DateField()
+    release = models.ForeignKey(OsRelease, on_delete=models.CASCADE, related_name="adoption")
+    devices_on_line = models.PositiveIntegerField()
+    devices_updated = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["day", "release"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "day"], name="endpoints_adoption_unique_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} adoption of {self.release_id}"
+
+
 class Remediation(models.Model):
     """Part C: the desk request a failing check opened for a device's owner (one open per device and check).
     Bookkeeping: the desk request itself is audited; resolved_at is set when a later check run shows the check

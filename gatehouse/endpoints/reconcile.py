@@ -22,19 +22,22 @@ per batch); last seen, active and the check results are derived bookkeeping and 
 from __future__ import annotations
 
 import datetime
+import functools
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict, namedtuple
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, router, transaction
 from django.db.models import Count
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
+from gatehouse.core.models import json_safe
 from gatehouse.core.permissions import require
-from gatehouse.core.services import diff
 from gatehouse.directory.models import Person
 from gatehouse.endpoints.bulk import bulk_set
 from gatehouse.endpoints.models import SOURCE_KINDS, Device, Platform, SourceKind, SourceRecord
@@ -44,6 +47,7 @@ BATCH = 2000
 # Derived by reconciliation or the checks, not audited per device (the runs are audited with their counts).
 DERIVED = {"last_seen_at", "is_active", "passing", "failing_checks", "checked_at"}
 RECONCILED_FIELDS = ["hostname", "platform", "os_version", "model", "disk_encrypted", "owner", "owner_match"]
+WRITTEN = [*RECONCILED_FIELDS, "last_seen_at", "is_active", "last_updated"]  # what a reconciled device writes
 
 _NOT_SERIAL = re.compile(r"[^0-9A-Z]")
 _HOST_SUFFIX = re.compile(
@@ -177,52 +181,246 @@ def _chunks(device_ids: Iterable[int] | None) -> Iterator[list[int]]:
         yield chunk
 
 
-def _records_by_device(ids: list[int]) -> dict[int, list[SourceRecord]]:
+# ---------------------------------------------------------------------------------------------------------------
+# Devices and records as reconciliation and the checks read them: plain rows, several times cheaper to load than
+# model instances at 100,000 devices.
+
+_PLATFORM_LABELS = dict(Platform.choices)
+# Every concrete field but the timestamps, by attname; `host` is added by the query.
+DEVICE_COLUMNS = tuple(
+    f.attname for f in Device._meta.concrete_fields if f.name not in ("created", "last_updated")
+)
+# (key, attname) of Device.audit_snapshot, in its order.
+_SNAPSHOT = [
+    (f.attname if f.is_relation else f.name, f.attname)
+    for f in Device._meta.concrete_fields
+    if f.name not in Device.audit_exclude and not f.primary_key
+]
+
+
+class DeviceRow:
+    """A device's fields by attname (`owner_id`), plus `host`: its stored hostname lower-cased by the database."""
+
+    __slots__ = (*DEVICE_COLUMNS, "host", "last_updated")  # last_updated: set when reconciliation changes it
+
+    def __init__(self, values: Sequence):
+        for name, value in zip(self.__slots__, values, strict=False):
+            setattr(self, name, value)
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    def __str__(self) -> str:
+        return self.hostname or self.serial
+
+    def get_platform_display(self) -> str:
+        return _PLATFORM_LABELS.get(self.platform, self.platform)
+
+    def audit_snapshot(self) -> dict:
+        """What Device.audit_snapshot gives for the same values."""
+        return {key: json_safe(getattr(self, attname)) for key, attname in _SNAPSHOT}
+
+
+RECORD_COLUMNS = (
+    "pk",
+    "device_id",
+    "source",
+    "hostname",
+    "owner_email",
+    "owner_username",
+    "platform",
+    "os_version",
+    "disk_encrypted",
+    "infected",
+    "decommissioned",
+    "agent_up_to_date",
+    "agent_version",
+    "last_seen_at",
+    "imported_at",
+)
+
+
+# A source record without its raw content (`model_name` is read out of it when asked for), read-only.
+RecordRow = namedtuple("RecordRow", [*RECORD_COLUMNS, "model_name"])
+
+
+@dataclass
+class Batch:
+    devices: list[DeviceRow]  # in Device's ordering (hostname, serial)
+    records: dict[int, list[RecordRow]]  # by device id, each list in SourceRecord's ordering (source)
+    # Devices reconciliation changed but left for the checks to write with theirs (each device written once).
+    deferred: list[DeviceRow] = field(default_factory=list)
+
+
+_UNKNOWN = object()
+
+
+def _converter(model_field, connection):
+    """A plain function doing what Django's converters do to a column of this field read from this backend
+    (None: nothing to do; _UNKNOWN: a type not handled here)."""
+    if model_field is None:  # a text annotation
+        return None
+    kind = model_field.get_internal_type()
+    sqlite = connection.vendor == "sqlite"
+    if kind in ("CharField", "TextField", "AutoField", "BigAutoField", "ForeignKey", "IntegerField"):
+        return None
+    if kind == "BooleanField":
+        return (lambda v: bool(v) if v in (1, 0) else v) if sqlite else None
+    if kind == "DateTimeField":
+        if not sqlite:
+            return None
+        if not settings.USE_TZ:
+            return _UNKNOWN
+        zone = connection.timezone
+
+        def to_datetime(value):
+            if value is None:
+                return None
+            if not isinstance(value, datetime.datetime):
+                value = parse_datetime(value)
+            return value if value.utcoffset() is not None else value.replace(tzinfo=zone)
+
+        return to_datetime
+    if kind == "JSONField":
+        return functools.partial(model_field.from_db_value, expression=None, connection=connection)
+    return _UNKNOWN
+
+
+def _fetch(qs, names: Sequence[str], fields: Sequence) -> list:
+    """`qs.values_list(*names)` as lists, the columns (of `fields`: model fields, None for a text annotation)
+    converted with one plain function each instead of Django's per-value converter chain."""
+    qs = qs.values_list(*names)
+    connection = connections[qs.db]
+    converters = [(i, _converter(f, connection)) for i, f in enumerate(fields)]
+    if any(c is _UNKNOWN for _, c in converters):
+        return [list(row) for row in qs]
+    converters = [(i, c) for i, c in converters if c is not None]
+    sql, params = qs.query.get_compiler(qs.db).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    out = []
+    for row in rows:
+        row = list(row)
+        for i, convert in converters:
+            row[i] = convert(row[i])
+        out.append(row)
+    return out
+
+
+def _id_in(model, name: str, ids: list[int]) -> str:
+    """`column IN (1, 2, ...)` with the ids written out: what filter(name__in=ids) selects, without Django
+    preparing 2,000 parameters one by one for each query."""
+    qn = connections[router.db_for_read(model)].ops.quote_name
+    column = f"{qn(model._meta.db_table)}.{qn(model._meta.get_field(name).column)}"
+    return f"{column} IN ({', '.join(str(int(pk)) for pk in ids)})" if ids else "1 = 0"
+
+
+def load_batch(ids: list[int], *, model_name: bool = False) -> Batch:
+    """The devices of `ids` and their records (two queries)."""
     from django.db.models.fields.json import KT
     from django.db.models.functions import Coalesce
 
-    records: dict[int, list[SourceRecord]] = defaultdict(list)
-    qs = (
-        SourceRecord.objects.filter(device_id__in=ids)
-        .defer("raw")
-        .annotate(
+    names = list(DEVICE_COLUMNS)
+    devices = [
+        DeviceRow(values)
+        for values in _fetch(
+            Device.objects.extra(where=[_id_in(Device, "id", ids)]).annotate(host=Lower("hostname")),
+            [*names, "host"],
+            [*(Device._meta.get_field(n) for n in names), None],
+        )
+    ]
+    qs = SourceRecord.objects.extra(where=[_id_in(SourceRecord, "device", ids)])
+    names = list(RECORD_COLUMNS)
+    if model_name:
+        qs = qs.annotate(
             model_name=Coalesce(
                 KT("raw__hardware__model"), KT("raw__modelName"), KT("raw__system_product_name")
             )
         )
-    )
-    for record in qs:
-        records[record.device_id].append(record)
-    return records
+        names.append("model_name")
+    fields = [SourceRecord._meta.pk if n == "pk" else SourceRecord._meta.get_field(n) for n in RECORD_COLUMNS]
+    records: dict[int, list[RecordRow]] = defaultdict(list)
+    make = RecordRow._make
+    for values in _fetch(qs, names, fields + [None] * model_name):
+        if not model_name:
+            values.append(None)
+        records[values[1]].append(make(values))
+    return Batch(devices, records)
 
 
-def reconcile_devices(
-    device_ids: Iterable[int] | None = None, *, actor, now: datetime.datetime | None = None
-) -> ReconcileResult:
-    """Derive the fields and owner of the given devices (all when None) from their records; audited."""
-    require(actor, "endpoints.change_device")
-    now = now or timezone.now()
-    result = ReconcileResult()
-    people: _People | None = None
+def load_batches(device_ids: Iterable[int] | None, *, model_name: bool = False) -> Iterator[Batch]:
     for ids in _chunks(device_ids):
-        devices = list(Device.objects.filter(pk__in=ids))
-        records = _records_by_device(ids)
+        yield load_batch(ids, model_name=model_name)
+
+
+class _Hostnames:
+    """How many devices have each hostname, lower-cased by the database (as a query over every device would count
+    them), kept current as reconciliation rewrites hostnames: one query per run instead of one per batch."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        rows = (
+            Device.objects.order_by().annotate(host=Lower("hostname")).values("host").annotate(n=Count("pk"))
+        )
+        for row in rows:
+            self.counts[row["host"]] += row["n"]
+
+    def renamed(self, devices: list[DeviceRow]) -> None:
+        """After `devices` were written with new hostnames: count them under their new ones."""
+        hosts = dict(
+            Device.objects.filter(pk__in=[d.pk for d in devices])
+            .annotate(host=Lower("hostname"))
+            .values_list("pk", "host")
+        )
+        for device in devices:
+            self.counts[device.host] -= 1
+            device.host = hosts.get(device.pk, device.host)
+            self.counts[device.host] += 1
+
+
+class Reconciliation:
+    """One reconciliation run (see `reconcile_devices`), batch by batch."""
+
+    def __init__(self, *, actor, now: datetime.datetime | None = None, defer_writes: bool = False):
+        """`defer_writes`: leave the changed devices' fields for the consumer of `batches` to write (the checks
+        do, with their own fields: one UPDATE per batch instead of two); their audit events are written here."""
+        require(actor, "endpoints.change_device")
+        self.now = now or timezone.now()
+        self.defer_writes = defer_writes
+        self.result = ReconcileResult()
+        self._people: _People | None = None
+        self._hostnames: _Hostnames | None = None
+
+    def batches(self, device_ids: Iterable[int] | None) -> Iterator[Batch]:
+        """Reconcile the devices batch by batch, yielding each batch (reconciled, and written unless deferred) for
+        the checks."""
+        for batch in load_batches(device_ids, model_name=True):
+            renamed = self.reconcile(batch)
+            yield batch
+            if renamed and self._hostnames is not None:  # now written: count them under their new hostnames
+                self._hostnames.renamed(renamed)
+
+    def reconcile(self, batch: Batch) -> list[DeviceRow]:
+        """Reconcile one batch (in place); returns the devices whose hostname changed."""
+        now, result = self.now, self.result
+        devices, records = batch.devices, batch.records
         derived = {d.pk: derive_fields(records[d.pk], now) for d in devices if records.get(d.pk)}
-        hostnames = {v["hostname"].lower() for v in derived.values() if v["hostname"]}
         # Hostname counts among all devices, with this batch's new hostnames in place of its stored ones.
         counts = Counter(v["hostname"].lower() for v in derived.values() if v["hostname"])
-        others = (
-            Device.objects.exclude(pk__in=list(derived))
-            .annotate(host=Lower("hostname"))
-            .filter(host__in=hostnames)
-            .values("host")
-            .annotate(n=Count("pk"))
-        )
-        for row in others:
-            counts[row["host"]] += row["n"]
-        if people is None:
-            people = _People()
-        changed: list[Device] = []
+        if counts:
+            if self._hostnames is None:
+                self._hostnames = _Hostnames()
+            everyone = self._hostnames.counts
+            batch_hosts = Counter(d.host for d in devices if d.pk in derived)
+            for host in counts:
+                counts[host] += everyone[host] - batch_hosts[host]
+        if self._people is None:
+            self._people = _People()
+        people = self._people
+        changed: list[DeviceRow] = []
+        renamed: list[DeviceRow] = []
         drafts: list[EventDraft] = []
         for device in devices:
             values = derived.get(device.pk)
@@ -233,13 +431,24 @@ def reconcile_devices(
             owner_id, how = match_owner(records[device.pk], people, host, counts[host.lower()] == 1)
             values.update(owner_id=owner_id, owner_match=how)
             result.owners[how or "none"] += 1
-            before = device.audit_snapshot()
-            dirty = [name for name, value in values.items() if getattr(device, name) != value]
-            if not dirty:
+            old = {
+                name: getattr(device, name)
+                for name, value in values.items()
+                if getattr(device, name) != value
+            }
+            if not old:
                 continue
-            for name in dirty:
+            if "hostname" in old:
+                renamed.append(device)
+            for name in old:
                 setattr(device, name, values[name])
-            changes = {k: v for k, v in diff(before, device.audit_snapshot()).items() if k not in DERIVED}
+            # What diff(audit_snapshot() before, after) less DERIVED gives, from the changed fields alone.
+            changes = {}
+            for key, attname in _SNAPSHOT:
+                if attname in old and key not in DERIVED:
+                    was, now_ = json_safe(old[attname]), json_safe(values[attname])
+                    if was != now_:
+                        changes[key] = [was, now_]
             device.last_updated = now
             changed.append(device)
             if changes:
@@ -254,22 +463,20 @@ def reconcile_devices(
                 )
         if changed:
             with transaction.atomic():
-                bulk_set(
-                    Device,
-                    changed,
-                    [
-                        "hostname",
-                        "platform",
-                        "os_version",
-                        "model",
-                        "disk_encrypted",
-                        "owner",
-                        "owner_match",
-                        "last_seen_at",
-                        "is_active",
-                        "last_updated",
-                    ],
-                )
+                if self.defer_writes:
+                    batch.deferred = changed
+                else:
+                    bulk_set(Device, changed, WRITTEN)
                 record_events(drafts)
             result.changed += len(changed)
-    return result
+        return renamed
+
+
+def reconcile_devices(
+    device_ids: Iterable[int] | None = None, *, actor, now: datetime.datetime | None = None
+) -> ReconcileResult:
+    """Derive the fields and owner of the given devices (all when None) from their records; audited."""
+    run = Reconciliation(actor=actor, now=now)
+    for _ in run.batches(device_ids):
+        pass
+    return run.result

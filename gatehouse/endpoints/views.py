@@ -7,6 +7,7 @@ import csv
 from collections.abc import Iterator
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -18,8 +19,10 @@ from gatehouse.core.views import (
     ObjectEditView,
     ObjectListView,
     check_permission,
+    wants_partial,
 )
 from gatehouse.endpoints import selectors
+from gatehouse.endpoints.catalog import change_policy
 from gatehouse.endpoints.filtersets import DeviceFilterSet, OsReleaseFilterSet
 from gatehouse.endpoints.forms import OsReleaseForm, PlatformPolicyForm
 from gatehouse.endpoints.models import CheckResult, OsRelease, PlatformPolicy
@@ -84,7 +87,14 @@ class DeviceView(ObjectDetailView):
     def extra_context(self, request, device):
         labels = dict(CheckResult.Check.choices)
         checks = [{"label": labels.get(c.name, c.name), "result": c} for c in device.checks.all()]
-        return {"checks": checks, "records": list(device.records.all())}
+        return {
+            "checks": checks,
+            "records": list(device.records.all()),
+            "remediations": selectors.remediations_of(request.user, device),
+        }
+
+
+MISMATCH_PREVIEW = 25  # rows of each kind on the all-kinds page; a kind's own page has them all, paged
 
 
 @login_required
@@ -93,17 +103,29 @@ def mismatch_report(request):
     kind = request.GET.get("kind") or None
     if kind not in selectors.MISMATCH_KINDS:
         kind = None
-    found = selectors.mismatches(request.user, kind=kind, limit=500)
-    groups = [
-        {"kind": k, "label": label, "rows": [m for m in found if m.kind == k]}
-        for k, label in selectors.MISMATCH_KINDS.items()
-        if kind in (None, k)
-    ]
-    return render(
-        request,
-        "endpoints/mismatches.html",
-        {"groups": groups, "kind": kind, "kinds": selectors.MISMATCH_KINDS},
-    )
+    report = selectors.mismatch_report(request.user, kind=kind)
+    counts = report.counts()
+    page = None
+    if kind:
+        page = Paginator(report, 50).get_page(request.GET.get("page"))
+        groups = [
+            {"kind": kind, "label": report.kinds[0].label, "count": counts[kind], "rows": page.object_list}
+        ]
+    else:
+        groups = [
+            {"kind": k.kind, "label": k.label, "count": counts[k.kind], "rows": k.rows(0, MISMATCH_PREVIEW)}
+            for k in report.kinds
+        ]
+    context = {
+        "groups": groups,
+        "kind": kind,
+        "kinds": selectors.MISMATCH_KINDS,
+        "page": page,
+        "query": f"kind={kind}" if kind else "",
+        "preview": MISMATCH_PREVIEW,
+    }
+    template = "endpoints/_mismatch_results.html" if wants_partial(request) else "endpoints/mismatches.html"
+    return render(request, template, context)
 
 
 class _Echo:
@@ -228,4 +250,5 @@ class PolicyEditView(ObjectEditView):
         return PlatformPolicy.objects.get(pk=pk)
 
     def save(self, request, form, obj):
-        return update_object(obj, fields=form.service_fields())[0]
+        change_policy(obj, actor=request.user, fields=form.service_fields())
+        return obj

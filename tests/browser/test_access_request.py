@@ -9,26 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from gatehouse.access.models import AccessRequest, FulfilmentTask, Grant
-from gatehouse.access.tests.request_world import huey_now, world  # noqa: F401
-from gatehouse.users.tests.factories import PASSWORD
+from gatehouse.access.tests.request_world import world  # noqa: F401
+from tests.browser.pages import csp_violations, sign_in, sign_out
 
 pytestmark = pytest.mark.browser
-
-
-def csp_violations(page) -> list[str]:
-    return page.evaluate("window.__cspViolations || []")
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{base}/")
-
-
-def sign_out(page) -> None:
-    page.click("button:has-text('Sign out')")
 
 
 def approve_first_waiting(page, base: str, nav) -> None:

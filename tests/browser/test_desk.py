@@ -9,25 +9,9 @@ from playwright.sync_api import expect
 
 from gatehouse.catalog.tests.factories import SystemFactory
 from gatehouse.directory.tests.factories import PersonFactory, TeamFactory
-from gatehouse.users.tests.factories import PASSWORD
+from tests.browser.pages import csp_violations, sign_in, sign_out
 
 pytestmark = pytest.mark.browser
-
-
-def csp_violations(page) -> list[str]:
-    return page.evaluate("window.__cspViolations || []")
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{base}/")
-
-
-def sign_out(page) -> None:
-    page.click("button:has-text('Sign out')")
 
 
 @pytest.fixture

@@ -9,12 +9,9 @@ from gatehouse.catalog.models import ContactRole
 from gatehouse.catalog.tests.factories import SystemFactory, add_contact
 from gatehouse.directory.tests.factories import PersonFactory, TeamFactory
 from gatehouse.users.tests.factories import PASSWORD
+from tests.browser.pages import csp_violations
 
 pytestmark = pytest.mark.browser
-
-
-def csp_violations(page) -> list[str]:
-    return page.evaluate("window.__cspViolations || []")
 
 
 @pytest.fixture

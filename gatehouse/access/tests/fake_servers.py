@@ -404,18 +404,3 @@ def gitlab(fast_connectors):
     fast_connectors.GATEHOUSE_GITLAB_TOKEN = GITLAB_TOKEN
     yield server
     server.close()
-
-
-@pytest.fixture
-def huey_immediate():
-    """Jobs run in this process when queued (Huey's immediate mode)."""
-    from huey.contrib import djhuey
-
-    huey = djhuey.HUEY
-    saved = huey.immediate
-    huey.immediate = True
-    try:
-        yield huey
-    finally:
-        huey.storage.flush_all()
-        huey.immediate = saved

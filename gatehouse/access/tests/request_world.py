@@ -13,22 +13,7 @@ from gatehouse.directory.tests.factories import PersonFactory, TeamFactory
 
 
 @pytest.fixture
-def huey_now():
-    """Jobs run in this process when queued (Huey's immediate mode, in-memory storage)."""
-    from huey.contrib import djhuey
-
-    huey = djhuey.HUEY
-    saved = huey.immediate
-    huey.immediate = True
-    try:
-        yield huey
-    finally:
-        huey.storage.flush_all()
-        huey.immediate = saved
-
-
-@pytest.fixture
-def world(db, make_user, settings, huey_now):
+def world(db, make_user, settings, huey_immediate):
     settings.BASE_URL = "https://gatehouse.example.com"
     # Nine sign-ins per test: a fast hasher keeps the suite quick (the hasher is not what these tests test).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -17,7 +17,7 @@ from django.urls import reverse
 from gatehouse.access import approval_links
 from gatehouse.access import requests as svc
 from gatehouse.access.models import AccessRequest, ApprovalStep, FulfilmentTask
-from gatehouse.access.tests.request_world import huey_now, world  # noqa: F401
+from gatehouse.access.tests.request_world import world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

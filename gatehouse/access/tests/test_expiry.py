@@ -21,7 +21,6 @@ pytestmark = pytest.mark.django_db
 
 # The fake servers' fixtures, used by name below.
 fast_connectors = fake_servers.fast_connectors
-huey_immediate = fake_servers.huey_immediate
 okta = fake_servers.okta
 DAY = datetime.timedelta(days=1)
 

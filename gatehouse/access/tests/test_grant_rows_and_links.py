@@ -13,7 +13,7 @@ from django.utils import timezone
 from gatehouse.access import expiry
 from gatehouse.access import requests as access_requests
 from gatehouse.access.tests.factories import EntitlementFactory, GrantFactory
-from gatehouse.access.tests.request_world import huey_now, world  # noqa: F401
+from gatehouse.access.tests.request_world import world  # noqa: F401
 from gatehouse.access.views import mark_renewable
 from gatehouse.catalog.models import ContactRole
 from gatehouse.catalog.tests.factories import SystemFactory, add_contact

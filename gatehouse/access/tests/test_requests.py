@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from gatehouse.access import requests as svc
 from gatehouse.access.models import AccessRequest, AccessRequestItem, ApprovalStep, FulfilmentTask
-from gatehouse.access.tests.request_world import huey_now, world  # noqa: F401
+from gatehouse.access.tests.request_world import world  # noqa: F401
 from gatehouse.audit.models import AuditEvent
 from gatehouse.desk.models import Comment, Status
 from gatehouse.directory.models import PersonStatus

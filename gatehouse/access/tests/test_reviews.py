@@ -16,7 +16,6 @@ from gatehouse.access import reviews
 from gatehouse.access.models import FulfilmentTask, ReviewCampaign, ReviewTemplate
 from gatehouse.access.review_defaults import DEFAULT_TEMPLATES
 from gatehouse.access.tests.factories import EntitlementFactory, GrantFactory, ReviewTemplateFactory
-from gatehouse.access.tests.fake_servers import huey_immediate  # noqa: F401  (fixture)
 from gatehouse.audit.models import AuditEvent
 from gatehouse.catalog.models import ComplianceScope, ContactRole
 from gatehouse.catalog.tests.factories import SystemFactory, add_contact

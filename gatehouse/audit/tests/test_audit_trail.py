@@ -75,6 +75,31 @@ def test_a_batch_of_events_is_chained_in_order():
     assert result.ok and result.checked == 5
 
 
+def test_a_large_batch_advances_the_head_to_its_last_event():
+    """Written in statements of 500 rows: on PostgreSQL the head moves once per statement (migration 0005), on
+    SQLite once per row; either way it ends on the last event with the full count."""
+    make_people(2)
+    drafts = [EventDraft("update", "x.y", str(i), f"Y{i}", {"n": [i, i + 1]}) for i in range(1201)]
+    record_events(drafts)
+    last = AuditEvent.objects.order_by("-id").first()
+    head = AuditChainHead.objects.get()
+    assert (head.last_event_id, head.last_hash, head.event_count) == (last.pk, last.hash, 1203)
+    record_events(drafts[:1])  # and a single append after it chains on
+    assert AuditChainHead.objects.get().event_count == 1204
+    assert verify_chain().ok
+
+
+def test_the_head_trigger_is_statement_level_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has row-level triggers only")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT action_orientation FROM information_schema.triggers "
+            "WHERE trigger_name = 'audit_event_advances_head'"
+        )
+        assert {row[0] for row in cursor.fetchall()} == {"STATEMENT"}
+
+
 def test_the_audit_trail_can_be_switched_off_for_a_block():
     with context.change_context(audit_enabled=False):
         make_people(2)

@@ -13,11 +13,6 @@ from gatehouse.directory.models import PersonStatus
 from gatehouse.users.models import User
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def demo(db):
     return load_demo(actor=SYSTEM)

@@ -24,11 +24,6 @@ DOMAIN = "@gatehouse-demo.example"
 PASSWORD = read_data("users.yml")["password"]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def demo(db):
     return load_demo(actor=SYSTEM)

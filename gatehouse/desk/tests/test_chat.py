@@ -18,7 +18,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from huey.contrib import djhuey
 
 from gatehouse.audit.models import AuditEvent
 from gatehouse.core.context import Source
@@ -106,19 +105,6 @@ def closed_url():
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}{SECRET_PATH}"
-
-
-@pytest.fixture
-def huey_immediate():
-    """Jobs run in this process when queued (Huey's immediate mode, in-memory storage)."""
-    huey = djhuey.HUEY
-    saved = huey.immediate
-    huey.immediate = True
-    try:
-        yield huey
-    finally:
-        huey.storage.flush_all()
-        huey.immediate = saved
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
-"""/api/v1/endpoints/devices, /mismatches, /os-releases: thin endpoints over the endpoints selectors.
+"""/api/v1/endpoints/devices, /mismatches, /os-releases, /policies: thin endpoints over the endpoints selectors
+and services.
 
 Devices: team members see their own, managers their reports', security engineers, admins and auditors all
 (the selectors apply it). The mismatch report needs view_device. The OS release catalog: everyone signed in
-reads it; security engineers and admins change it (audited); auditors read only.
+reads it; security engineers and admins change it (audited); auditors read only. Platform policies: those who
+may view them (security engineers, admins, auditors) read, security engineers and admins change them (audited;
+the platform's devices are checked again after the change).
 """
 
 import datetime
@@ -20,12 +23,15 @@ from gatehouse.core.api.schemas import InputSchema, label, patch_schema, sent_fi
 from gatehouse.core.permissions import require
 from gatehouse.core.services import create_object, delete_object, update_object
 from gatehouse.endpoints import selectors
+from gatehouse.endpoints.catalog import change_policy
+from gatehouse.endpoints.checks import parse_version, unknown_requirements
 from gatehouse.endpoints.filtersets import DeviceFilterSet
-from gatehouse.endpoints.models import OsRelease, Platform
+from gatehouse.endpoints.models import OsRelease, Platform, PlatformPolicy
 
 devices_router = Router(tags=["endpoint devices"])
 mismatches_router = Router(tags=["endpoint devices"])
 os_releases_router = Router(tags=["endpoint OS releases"])
+policies_router = Router(tags=["endpoint platform policies"])
 
 DeviceQuery = query_schema(DeviceFilterSet)
 MAX_ID = 2**63 - 1
@@ -144,6 +150,10 @@ class MismatchOut(Schema):
     device: DeviceOut
     detail: str
 
+    @staticmethod
+    def resolve_kind_label(obj):
+        return selectors.MISMATCH_KINDS[obj.kind]
+
 
 class MismatchQuery(Schema):
     kind: str | None = Field(None, description="One of: " + ", ".join(selectors.MISMATCH_KINDS))
@@ -153,19 +163,11 @@ class MismatchQuery(Schema):
 @paginate(LimitOffsetPagination)
 def list_mismatches(request: HttpRequest, filters: Query[MismatchQuery]):
     """Devices missing from a required feed, without owner, leavers' devices still reporting, serials claimed
-    by two owners. Needs view_device (security engineers, admins, auditors)."""
+    by two owners, one kind after the other. Needs view_device (security engineers, admins, auditors)."""
     require(request.user, selectors.VIEW_ALL)
     if filters.kind is not None and filters.kind not in selectors.MISMATCH_KINDS:
         raise ValidationError({"kind": f"One of: {', '.join(selectors.MISMATCH_KINDS)}."})
-    return [
-        {
-            "kind": m.kind,
-            "kind_label": selectors.MISMATCH_KINDS[m.kind],
-            "device": m.device,
-            "detail": m.detail,
-        }
-        for m in selectors.mismatches(request.user, kind=filters.kind)
-    ]
+    return selectors.mismatch_report(request.user, kind=filters.kind)
 
 
 # ---------------------------------------------------------------------------------------------- OS releases
@@ -262,3 +264,69 @@ def delete_os_release(request: HttpRequest, release_id: int):
     require(request.user, "endpoints.delete_osrelease")
     delete_object(_release(release_id))
     return Status(204, None)
+
+
+# ---------------------------------------------------------------------------------------------- platform policies
+
+
+class PolicyOut(Schema):
+    id: int
+    platform: str
+    platform_label: str = Field(..., alias="get_platform_display")
+    required_sources: list[str]
+    max_agent_age_days: int
+    minimum_os_version: str
+    patch_window_days: int
+    require_disk_encryption: bool
+
+
+class PolicyPatch(InputSchema):
+    required_sources: (
+        list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]] | None
+    ) = Field(
+        None, max_length=10, description="Feeds (jamf...), kinds (mdm, edr, anti_theft) or a|b alternatives."
+    )
+    max_agent_age_days: int | None = Field(None, ge=1, le=365)
+    minimum_os_version: str | None = Field(None, max_length=50)
+    patch_window_days: int | None = Field(None, ge=0, le=365)
+    require_disk_encryption: bool | None = None
+
+
+def _policy(platform: str) -> PlatformPolicy:
+    policy = PlatformPolicy.objects.filter(platform=platform).first() if platform in Platform.values else None
+    if policy is None:
+        raise Http404("No policy for that platform.")
+    return policy
+
+
+@policies_router.get("", response=list[PolicyOut], summary="The platform policies")
+def list_policies(request: HttpRequest):
+    require(request.user, "endpoints.view_platformpolicy")
+    return list(PlatformPolicy.objects.order_by("platform"))
+
+
+@policies_router.get("/{platform}", response=PolicyOut, summary="A platform's policy")
+def get_policy(request: HttpRequest, platform: str):
+    require(request.user, "endpoints.view_platformpolicy")
+    return _policy(platform)
+
+
+@policies_router.patch("/{platform}", response=PolicyOut, summary="Change a platform's policy")
+def update_policy(request: HttpRequest, platform: str, payload: PolicyPatch):
+    """Only the fields sent change. The platform's devices are checked again by the worker afterwards."""
+    require(request.user, "endpoints.change_platformpolicy")
+    policy = _policy(platform)
+    data = sent_fields(payload)
+    errors = {k: "Must not be null." for k, v in data.items() if v is None}
+    if "required_sources" in data and data["required_sources"] is not None:
+        data["required_sources"] = [e.lower() for e in data["required_sources"]]
+        unknown = unknown_requirements(data["required_sources"])
+        if unknown:
+            errors["required_sources"] = f"Unknown feed or kind: {', '.join(unknown)}."
+    version = data.get("minimum_os_version")
+    if version and not parse_version(version):
+        errors["minimum_os_version"] = f"{version!r} is not a version (e.g. 14.0, 10.0.19045, 22.04)."
+    if errors:
+        raise ValidationError(errors)
+    change_policy(policy, actor=request.user, fields=data)
+    return policy

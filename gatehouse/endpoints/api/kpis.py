@@ -104,6 +104,62 @@ def current_kpis(request: HttpRequest, dimension: DimensionEnum | None = None):
     return {"day": day, "target": kpis.TARGET, "slices": [_slice(f) for f in figures]}
 
 
+class AdoptionOut(Schema):
+    release: int
+    platform: str
+    line: str
+    version: str
+    released_on: datetime.date
+    devices_on_line: int = Field(..., description="Counted devices on the release's line, newest snapshot.")
+    devices_updated: int = Field(..., description="Of those, running this release or newer.")
+    updated: float | None = Field(None, description="Percent updated on the newest snapshot day.")
+    within_day: datetime.date = Field(..., description="The release date plus `within` days.")
+    within_pending: bool = Field(..., description="That day is still to come.")
+    patched_within: float | None = Field(
+        None, description="Percent updated on within_day; null when pending or no snapshot of that day."
+    )
+    patched_within_met: bool | None = None
+
+
+class AdoptionReportOut(Schema):
+    day: datetime.date | None
+    within: int
+    target: float
+    releases: list[AdoptionOut]
+
+
+@kpis_router.get("/releases", response=AdoptionReportOut, summary="Patched within N days of each release")
+def release_adoption(
+    request: HttpRequest, within: int = Query(kpis.WITHIN_DEFAULT, ge=1, le=kpis.TRACK_DAYS)
+):
+    """Each OS release out within the last 180 days (of the newest snapshot): the share of counted devices on
+    its line running it or newer, now and `within` days after it came out. Read from the daily snapshots."""
+    require(request.user, "endpoints.view_kpisnapshot")
+    day, rows = kpis.release_adoption(within)
+    return {
+        "day": day,
+        "within": within,
+        "target": kpis.TARGET,
+        "releases": [
+            {
+                "release": a.release.pk,
+                "platform": a.release.platform,
+                "line": a.release.line,
+                "version": a.release.version,
+                "released_on": a.release.released_on,
+                "devices_on_line": a.devices_on_line,
+                "devices_updated": a.devices_updated,
+                "updated": a.updated,
+                "within_day": a.within_day,
+                "within_pending": a.within_pending,
+                "patched_within": a.patched_within,
+                "patched_within_met": a.patched_within_met,
+            }
+            for a in rows
+        ],
+    }
+
+
 @kpis_router.get("/snapshots", response=list[SnapshotOut], summary="KPI snapshots")
 @paginate(LimitOffsetPagination)
 def list_snapshots(request: HttpRequest, filters: Query[SnapshotQuery]):

@@ -96,6 +96,9 @@ def load_json(content: str | bytes) -> Any:
         raise ParseError("file", "", f"is not valid JSON ({exc})") from None
 
 
+_PARTS: dict[str, tuple[str, ...]] = {}  # "a.b.c" -> ("a", "b", "c"), for Reader._get
+
+
 class Reader:
     """Typed, defensive access to one record's fields, every failure a ParseError naming record and field."""
 
@@ -107,14 +110,14 @@ class Reader:
 
     def _get(self, path: str) -> Any:
         value: Any = self.item
-        walked = []
-        for part in path.split("."):
+        parts = _PARTS.get(path) or _PARTS.setdefault(path, tuple(path.split(".")))
+        for depth, part in enumerate(parts):
             if value is None:
                 return None
-            if not isinstance(value, dict):
-                raise ParseError(self.label, ".".join(walked), f"is a JSON {type_name(value)}, not an object")
+            if type(value) is not dict and not isinstance(value, dict):
+                walked = ".".join(parts[:depth])
+                raise ParseError(self.label, walked, f"is a JSON {type_name(value)}, not an object")
             value = value.get(part)
-            walked.append(part)
         return value
 
     def section(self, path: str) -> dict:
@@ -129,6 +132,12 @@ class Reader:
         value = self._get(path)
         if value is None:
             return ""
+        if type(value) is str:  # the usual case, without the calls below (the same checks)
+            value = value.strip()
+            limit = max_length or MAX_LENGTHS.get(column)
+            if "\x00" not in value and (limit is None or len(value) <= limit):
+                return value
+            return check_text(value, self.label, path, limit)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ParseError(self.label, path, f"is a JSON {type_name(value)}, not text")
         return check_text(str(value).strip(), self.label, path, max_length or MAX_LENGTHS.get(column))

@@ -69,3 +69,69 @@ def test_edit_a_policy(engineer, client_for):
     bad = client.post(url, {**data, "required_sources": "edr, mcafee"})
     assert bad.status_code == 422 and "Unknown feed or kind: mcafee" in bad.content.decode()
     assert "Linux" in client.get(reverse("endpoints:policy_list")).content.decode()
+
+
+# --- platform policies: API, and the recheck after a change ----------------------------------------------------
+
+
+def test_policy_api_reads_and_changes(engineer, make_user, auditor_user, token_for):
+    from gatehouse.audit.models import AuditEvent
+    from gatehouse.core.api.testing import ApiClient
+
+    api = ApiClient(token_for(engineer))
+    listed = api.get("/endpoints/policies").json()
+    assert [p["platform"] for p in listed] == ["linux", "macos", "windows"]
+    assert listed[0]["required_sources"] == ["edr", "drivestrike"] and listed[0]["platform_label"] == "Linux"
+    changed = api.patch("/endpoints/policies/linux", {"max_agent_age_days": 5, "required_sources": ["EDR"]})
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["max_agent_age_days"] == 5 and changed.json()["required_sources"] == ["edr"]
+    policy = PlatformPolicy.objects.get(platform="linux")
+    event = AuditEvent.objects.filter(object_type="endpoints.platformpolicy", object_id=str(policy.pk)).last()
+    assert event.changes["max_agent_age_days"] == [7, 5]
+    for body, field in (
+        ({"required_sources": ["edr", "mcafee"]}, "required_sources"),
+        ({"minimum_os_version": "latest"}, "minimum_os_version"),
+        ({"patch_window_days": -1}, "patch_window_days"),
+        ({"max_agent_age_days": None}, "max_agent_age_days"),
+        ({"platform": "macos"}, "platform"),
+    ):
+        response = api.patch("/endpoints/policies/linux", body)
+        assert response.status_code == 422 and field in str(response.json()), (body, response.content)
+    assert PlatformPolicy.objects.get(platform="linux").max_agent_age_days == 5  # nothing written
+    assert api.get("/endpoints/policies/beos").status_code == 404
+    auditor = ApiClient(token_for(auditor_user))
+    assert auditor.get("/endpoints/policies/macos").status_code == 200
+    assert auditor.patch("/endpoints/policies/macos", {"patch_window_days": 1}).status_code == 403
+    assert ApiClient(token_for(make_user())).get("/endpoints/policies").status_code == 403
+
+
+def test_a_policy_change_rechecks_the_platforms_devices(
+    engineer, token_for, django_capture_on_commit_callbacks, huey_immediate
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from gatehouse.core.api.testing import ApiClient
+    from gatehouse.endpoints.checks import run_checks
+    from gatehouse.endpoints.tests.factories import DeviceFactory, SourceRecordFactory
+
+    seen = timezone.now() - datetime.timedelta(days=5)
+    box = DeviceFactory(platform="linux", os_version="24.04.3", last_seen_at=seen)
+    for source in ("sentinelone", "drivestrike"):
+        SourceRecordFactory(device=box, source=source, last_seen_at=seen, disk_encrypted=True)
+    mac = DeviceFactory(platform="macos", os_version="99.0", last_seen_at=seen)
+    run_checks()
+    box.refresh_from_db()
+    assert box.passing is True
+    api = ApiClient(token_for(engineer))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.patch("/endpoints/policies/linux", {"max_agent_age_days": 3}).status_code == 200
+    box.refresh_from_db()
+    mac.refresh_from_db()
+    assert box.passing is False and box.failing_checks == ["agents"]
+    assert (
+        box.checks.get(name="agents").reason
+        == "SentinelOne last seen 5 days ago; DriveStrike last seen 5 days ago"
+    )
+    assert mac.checked_at < box.checked_at  # only the platform changed is checked again

@@ -107,6 +107,23 @@ def test_device_page_shows_records_and_reasons(world, client_for, django_assert_
     assert "Jamf Pro" in body and world["stale"].owner.name in body
 
 
+def test_device_page_lists_the_remediation_requests_the_viewer_may_read(world, client_for):
+    from gatehouse.desk.selectors import visible_requests
+    from gatehouse.endpoints.remediation import remediate
+
+    opened = remediate([world["stale"].pk]).opened
+    assert opened
+    owner_page = client_for(world["other"]).get(reverse("endpoints:device", args=[world["stale"].pk]))
+    body = owner_page.content.decode()
+    assert 'data-testid="remediations"' in body and f"/desk/requests/{opened[0]}/" in body
+    # Others who see the device get a link only to a request the desk lets them read.
+    for user in (world["auditor"], world["jane"], world["engineer"]):
+        page = client_for(user).get(reverse("endpoints:device", args=[world["stale"].pk]))
+        if page.status_code == 200:
+            readable = visible_requests(user).filter(pk=opened[0]).exists()
+            assert (f"/desk/requests/{opened[0]}/" in page.content.decode()) == readable
+
+
 def test_navigation(world, client_for):
     body = client_for(world["engineer"]).get(reverse("endpoints:my_devices")).content.decode()
     assert reverse("endpoints:device_list") in body and reverse("endpoints:mismatches") in body
@@ -147,6 +164,69 @@ def test_mismatch_report(world, client_for):
     page = client_for(world["auditor"]).get(reverse("endpoints:mismatches"))
     assert page.status_code == 200 and "No DriveStrike record" in page.content.decode()
     assert mismatches(world["jane"]) == []
+
+
+def _orphans(count):
+    """Active Linux devices with no owner and only an EDR record: each is no_owner and missing_feed."""
+    for n in range(count):
+        device = DeviceFactory(
+            hostname=f"orphan-{n:03d}", platform="linux", os_version="24.04.3", last_seen_at=recent()
+        )
+        SourceRecordFactory(device=device, source="sentinelone")
+    run_checks()
+
+
+def test_mismatch_report_pages_in_the_database(world, client_for, django_assert_num_queries):
+    from gatehouse.endpoints.selectors import mismatch_report
+
+    _orphans(60)
+    report = mismatch_report(world["engineer"])
+    counts = report.counts()
+    assert counts["no_owner"] == 61 and counts["missing_feed"] == 61  # and lab-box
+    assert len(report) == sum(counts.values())
+    # A slice across the boundary of two kinds reads the end of one and the start of the next.
+    first = counts["missing_feed"]
+    rows = report[first - 2 : first + 3]
+    assert [m.kind for m in rows] == ["missing_feed"] * 2 + ["no_owner"] * 3
+    assert rows[2].device.hostname == "lab-box" and rows[3].device.hostname == "orphan-000"
+    assert report[len(report) : len(report) + 10] == []
+
+    client = client_for(world["engineer"])
+    url = reverse("endpoints:mismatches")
+    body = client.get(url).content.decode()
+    assert "(61)" in body and f"All {counts['no_owner']} →" in body and "orphan-030" not in body
+    client.get(url, {"kind": "no_owner", "page": 2})
+    with django_assert_num_queries(7):  # sign-in and permissions 5, the count, the page's rows
+        page2 = client.get(url, {"kind": "no_owner", "page": 2}).content.decode()
+    assert "orphan-049" in page2 and "orphan-048" not in page2 and "Page 2 of 2" in page2
+    _orphans(20)
+    with django_assert_num_queries(7):
+        client.get(url, {"kind": "no_owner", "page": 2})
+    partial = client.get(url, {"kind": "no_owner", "page": 2}, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and "orphan-" in partial
+
+
+def test_api_mismatches_page_across_kinds(world, client, token_for, django_assert_num_queries):
+    _orphans(30)
+    auth = token_for(world["auditor"])
+    url = "/api/v1/endpoints/mismatches"
+    everything = client.get(url, {"limit": 1000}, HTTP_AUTHORIZATION=auth).json()
+    total = everything["count"]
+    assert total == len(everything["results"]) and total > 60
+    pages, offset = [], 0
+    while offset < total:
+        body = client.get(url, {"limit": 25, "offset": offset}, HTTP_AUTHORIZATION=auth).json()
+        assert body["count"] == total
+        pages += body["results"]
+        offset += 25
+    assert pages == everything["results"]
+    client.get(url, {"limit": 25}, HTTP_AUTHORIZATION=auth)
+    # token 2, permissions 3, policies, a count per kind 4, a page of rows and its prefetch (25 of missing_feed)
+    with django_assert_num_queries(12):
+        client.get(url, {"limit": 25}, HTTP_AUTHORIZATION=auth)
+    _orphans(30)
+    with django_assert_num_queries(12):
+        client.get(url, {"limit": 25}, HTTP_AUTHORIZATION=auth)
 
 
 # --- API ---------------------------------------------------------------------------------------------------------

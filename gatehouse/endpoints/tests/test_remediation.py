@@ -130,3 +130,45 @@ def test_daily_job_remediates_every_device(jamf):
     DeviceExceptionFactory(device=device, expires_on=timezone.localdate() - datetime.timedelta(days=1))
     endpoints_daily_kpis.call_local()
     assert Remediation.objects.filter(device=device, check_name="os", resolved_at__isnull=True).count() == 1
+
+
+def test_imports_open_and_resolve_requests_after_the_commit(
+    jamf, huey_immediate, django_capture_on_commit_callbacks
+):
+    """The whole path: an import shows a Mac whose EDR went quiet, the job queued after its commit files the
+    owner's request; a later import shows the EDR back and the request resolves itself with a note."""
+    from gatehouse.core.permissions import SYSTEM
+    from gatehouse.endpoints.feeds import parse_feed
+    from gatehouse.endpoints.feeds import writers as w
+    from gatehouse.endpoints.imports import import_feed
+
+    owner = PersonFactory(email="ada@example.com")
+    mac = w.DeviceSpec("C02ADA", "ada-mbp", "macos", "99.0", owner_email="ada@example.com")
+    now = timezone.now()
+
+    def run(source, content):
+        """Import; returns how many requests the import itself filed and how many the job after it did."""
+        before = Request.objects.count()
+        with django_capture_on_commit_callbacks() as callbacks:
+            import_feed(source, parse_feed(source, content), actor=SYSTEM, origin="test")
+        inside = Request.objects.count() - before
+        with django_capture_on_commit_callbacks(execute=True):
+            for callback in callbacks:
+                callback()
+        return inside, Request.objects.count() - before - inside
+
+    # Jamf alone: no EDR yet, so the agents and EDR health checks fail: two requests, filed by the job.
+    assert run("jamf", w.jamf_file([w.jamf_computer(mac, index=1, seen=now)])) == (0, 2)
+    stale = now - datetime.timedelta(days=12)
+    # The EDR's record is 12 days old: the same two checks still fail, with new reasons; nothing new is filed.
+    assert run("sentinelone", w.sentinelone_file([w.sentinelone_agent(mac, index=1, seen=stale)])) == (0, 0)
+    request = Request.objects.get(endpoint_remediations__check_name="agents")
+    assert request.requester == owner and request.status == Status.NEW
+    assert "No EDR (SentinelOne or CrowdStrike Falcon) record" in request.description  # as filed
+    assert CheckResult.objects.get(device__serial="C02ADA", name="agents").reason == (
+        "SentinelOne last seen 12 days ago"
+    )
+    run("sentinelone", w.sentinelone_file([w.sentinelone_agent(mac, index=1, seen=now)]))
+    request.refresh_from_db()
+    assert request.status == Status.RESOLVED and "now passes this check" in request.comments.get().body
+    assert Remediation.objects.get(request=request).resolved_at is not None
