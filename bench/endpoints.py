@@ -1,6 +1,6 @@
 """Endpoints at scale: 100,000 devices in three feed files and 100,000 people, on SQLite and PostgreSQL (issue 5).
 
-    .venv/bin/python bench/endpoints.py [--devices N] [--people P] [--seed S] [--profile FILE]
+    .venv/bin/python bench/endpoints.py [--devices N] [--people P] [--seed S] [--separately] [--profile FILE]
 
 1. Writes the feeds with the shared writers (`gatehouse.endpoints.feeds.writers`), in a separate process so that
    their memory is not counted: a Jamf Pro JSON (the Macs), a SentinelOne JSON (Macs and Linux machines, plus a
@@ -10,16 +10,18 @@
    some devices are stale or inactive, run old OS versions of the shipped catalog, have encryption off, or an
    infected or out-of-date agent.
 2. Bulk-creates the P people (email, handle, department, manager; no audit events: set-up, not measured).
-3. Timed, the **total**: per file, read + `feeds.parse_feed` + `imports.import_feed` as the system actor (as
-   `gatehouse import_devices` does: upsert, reconcile and check the changed devices, audit events), then
-   `kpis.take_snapshot()`. Remediation is *not* in it: `import_feed` queues one `remediate_later` job per import
-   after its commit (Huey in SQLite under this bench, immediate mode off), and that enqueue is all that is timed;
-   the desk requests the worker would file are not.
-4. Timed, the **re-import** of the three unchanged files (read + parse + import_feed), which skips unchanged
+3. Timed, the **total**: read + `feeds.parse_feed` of the three files, then `imports.import_feeds` of the three
+   as the system actor (as `gatehouse import_devices jamf F sentinelone F drivestrike F` and the hourly sync do:
+   upsert, then reconcile and check the changed devices once, audit events), then `kpis.take_snapshot()`. With
+   --separately, one `import_feed` per file instead (each reconciling and checking its devices). Remediation is
+   *not* in it: the import queues one `remediate_later` job after its commit (Huey in SQLite under this bench,
+   immediate mode off), and that enqueue is all that is timed; the desk requests the worker would file are not.
+4. Timed, the **re-import** of the three unchanged files (read + parse + import), which skips unchanged
    records by their content hash: it must be faster than the first import.
 5. Timed, the **floor**: the same files parsed by the same parsers, and the same rows (one per device, one per
-   source record, raw JSON included) written into two bare tables (primary key only, no other index, no logic)
-   in one transaction, the plain fastest way on the backend: executemany on SQLite, COPY on PostgreSQL.
+   source record, with the raw JSON text the import stores) written into two bare tables (primary key only, no
+   other index, no logic) in one transaction per file, the plain fastest way on the backend: executemany on
+   SQLite, COPY on PostgreSQL.
 6. Prints the figures and the goals: total < 60 s, peak memory < 1 GiB, total / floor < 3, re-import faster than
    the first import. Peak memory is the process's peak resident set (getrusage ru_maxrss) read after the import
    and re-import phases: Django, the people set-up and the imports; the database server's memory is not in it.
@@ -258,7 +260,6 @@ def create_floor_tables(connection) -> None:
 
 def floor_rows(feed, device_ids: dict[str, int], first_record_id: int, now):
     """The device rows (serials not seen before) and the record rows of one parsed feed, as plain tuples."""
-    import json
 
     from gatehouse.endpoints.reconcile import normalize_serial
 
@@ -272,7 +273,7 @@ def floor_rows(feed, device_ids: dict[str, int], first_record_id: int, now):
         records.append(
             (first_record_id + n, device_id, r.source, r.external_id, serial, r.hostname, r.owner_email,
              r.owner_username, r.platform, r.os_version, r.disk_encrypted, r.infected, r.decommissioned,
-             r.agent_up_to_date, r.agent_version, r.last_seen_at, now, r.content_hash, json.dumps(r.raw))
+             r.agent_up_to_date, r.agent_version, r.last_seen_at, now, r.content_hash, r.raw_json)
         )  # fmt: skip
     return devices, records
 
@@ -309,32 +310,49 @@ def write_floor(connection, devices: list[tuple], records: list[tuple]) -> None:
 # ------------------------------------------------------------------------------------------------ the bench
 
 
-def import_files(directory: Path, label: str) -> tuple[float, list[str]]:
-    """Read, parse and import the three files; returns the seconds and a line per file."""
+def import_files(directory: Path, label: str, *, separately: bool = False) -> tuple[float, list[str]]:
+    """Read, parse and import the three files (together, as `gatehouse import_devices` with three pairs and the
+    hourly sync do; or one import per file); returns the seconds and a line per file."""
     from gatehouse.core.permissions import SYSTEM
     from gatehouse.endpoints.feeds import parse_feed
-    from gatehouse.endpoints.imports import import_feed
+    from gatehouse.endpoints.imports import import_feed, import_feeds
 
-    total, lines = 0.0, []
+    start = time.perf_counter()
+    lines = []
+    if separately:
+        for source, name in FILES:
+            begin = time.perf_counter()
+            feed = parse_feed(source, (directory / name).read_bytes())
+            parsed = time.perf_counter()
+            run = import_feed(source, feed, actor=SYSTEM, origin=f"{label}/{name}")
+            done = time.perf_counter()
+            lines.append(
+                f"    {source:<12} {done - begin:6.1f} s (read + parse {parsed - begin:5.1f} s, import_feed "
+                f"{done - parsed:5.1f} s): {run.records:,} records, {run.created:,} new, {run.changed:,} changed, "
+                f"{run.unchanged:,} unchanged, {len(run.warnings)} skipped or dropped"
+            )
+            del feed, run
+        return time.perf_counter() - start, lines
+    feeds = []
     for source, name in FILES:
-        start = time.perf_counter()
-        content = (directory / name).read_bytes()
-        feed = parse_feed(source, content)
-        del content
-        parsed = time.perf_counter()
-        run = import_feed(source, feed, actor=SYSTEM, origin=f"{label}/{name}")
-        done = time.perf_counter()
-        total += done - start
+        feeds.append((source, parse_feed(source, (directory / name).read_bytes()), f"{label}/{name}"))
+    parsed = time.perf_counter()
+    runs = import_feeds(feeds, actor=SYSTEM)
+    done = time.perf_counter()
+    del feeds
+    lines.append(
+        f"    read + parse {parsed - start:5.1f} s, import_feeds (upsert, reconcile, check, audit) "
+        f"{done - parsed:5.1f} s"
+    )
+    for run in runs:
         lines.append(
-            f"    {source:<12} {done - start:6.1f} s (read + parse {parsed - start:5.1f} s, import_feed "
-            f"{done - parsed:5.1f} s): {run.records:,} records, {run.created:,} new, {run.changed:,} changed, "
+            f"    {run.source:<12} {run.records:,} records, {run.created:,} new, {run.changed:,} changed, "
             f"{run.unchanged:,} unchanged, {len(run.warnings)} skipped or dropped"
         )
-        del feed, run
-    return total, lines
+    return done - start, lines
 
 
-def bench(backend: str, directory: Path, people: int, profile: str | None) -> None:
+def bench(backend: str, directory: Path, people: int, profile: str | None, separately: bool) -> None:
     os.environ["GATEHOUSE_EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     os.environ["GATEHOUSE_HUEY_IMMEDIATE"] = "0"  # remediation is queued for the worker, not run here
     os.environ.pop("REDIS_URL", None)
@@ -372,7 +390,7 @@ def bench(backend: str, directory: Path, people: int, profile: str | None) -> No
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            first, lines = import_files(directory, "first")
+            first, lines = import_files(directory, "first", separately=separately)
             start = time.perf_counter()
             slices = kpis.take_snapshot()
             snapshot = time.perf_counter() - start
@@ -389,7 +407,7 @@ def bench(backend: str, directory: Path, people: int, profile: str | None) -> No
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")
 
-            again, again_lines = import_files(directory, "again")
+            again, again_lines = import_files(directory, "again", separately=separately)
             peak = peak_mib()
 
         print(f"  total (timed): {total:.1f} s")
@@ -456,6 +474,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--profile", help="write cProfile stats of the total phase to PROFILE.<backend>")
+    parser.add_argument(
+        "--separately", action="store_true", help="one import per file instead of the three files together"
+    )
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)  # feeds already written (by the parent)
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)  # the child that writes them
     args = parser.parse_args()
@@ -467,10 +488,11 @@ def main() -> None:
         if not args.data:
             generate_in_child(directory, args.devices, args.people, args.seed)
         if args.backend:
-            bench(args.backend, directory, args.people, args.profile)
+            bench(args.backend, directory, args.people, args.profile, args.separately)
         else:
             rest = ["--devices", str(args.devices), "--people", str(args.people), "--data", str(directory)]
-            run_per_backend(__file__, rest + (["--profile", args.profile] if args.profile else []))
+            rest += ["--profile", args.profile] if args.profile else []
+            run_per_backend(__file__, rest + (["--separately"] if args.separately else []))
     finally:
         if not args.data:
             shutil.rmtree(directory, ignore_errors=True)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from gatehouse.audit.models import AuditChainHead, AuditEvent
 from gatehouse.core import context
+from gatehouse.core.bulk import insert_rows
 
 AuditAction = AuditEvent.Action
 GENESIS_HASH = "0" * 64
@@ -167,14 +168,15 @@ def record_events(drafts: Sequence[EventDraft]) -> int:
         if len(rows) == 1:
             _append_one(cursor, rows[0])
             return 1
-        # Many events (an import): hash them here and insert in batches; the trigger advances the head.
+        # Many events (an import): hash them here and append them in one bulk write (executemany on SQLite,
+        # COPY on PostgreSQL); the trigger advances the head.
         prev = _lock_head(cursor)
         events = []
         for row in rows:
             digest = event_hash(prev, row)
-            events.append(AuditEvent(**row, prev_hash=prev, hash=digest))
+            events.append((*(row[c] for c in _VALUE_COLUMNS), prev, digest))
             prev = digest
-    AuditEvent.objects.bulk_create(events, batch_size=500)
+    insert_rows(AuditEvent, _INSERT_COLUMNS, events, batch_size=2000)
     return len(events)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -30,8 +31,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
+from gatehouse.core.bulk import JsonText, bulk_set, insert_rows
 from gatehouse.core.jobs import job
-from gatehouse.endpoints.bulk import bulk_set, insert_rows
 from gatehouse.endpoints.models import (
     SOURCE_KINDS,
     CheckResult,
@@ -336,6 +337,7 @@ def run_checks(
     active_since = now - datetime.timedelta(days=ACTIVE_DAYS)
     today = timezone.localdate(now)
     os_outcomes: dict[tuple[str, str], Outcome] = {}  # the OS check depends on the platform and version only
+    failing_json: dict[tuple[str, ...], JsonText] = {}  # a few lists, written thousands of times
     for batch in load_batches(device_ids) if batches is None else batches:
         devices, records = batch.devices, batch.records
         results: list[tuple] = []
@@ -365,7 +367,10 @@ def run_checks(
                 os_outcome,
             ]
             failing = [o.name for o in outcomes if not o.passed]
-            device.passing, device.failing_checks = not failing, failing
+            encoded = failing_json.get(tuple(failing))
+            if encoded is None:
+                encoded = failing_json[tuple(failing)] = JsonText(json.dumps(failing))
+            device.passing, device.failing_checks = not failing, encoded
             counts["passing" if not failing else "failing"] += 1
             if was is not False and failing:
                 counts["newly_failing"] += 1
@@ -377,9 +382,13 @@ def run_checks(
         with transaction.atomic():
             if unchecked:
                 CheckResult.objects.filter(device_id__in=unchecked).delete()
+            columns = ["device", "name", "passed", "reason", "checked_at"]
+            if batch.new:  # a new device's results are inserted: plain rows, no conflict to look for
+                insert_rows(CheckResult, columns, [r for r in results if r[0] in batch.new])
+                results = [r for r in results if r[0] not in batch.new]
             insert_rows(
                 CheckResult,
-                ["device", "name", "passed", "reason", "checked_at"],
+                columns,
                 results,
                 conflict=["device", "name"],
                 update=["passed", "reason", "checked_at"],

@@ -1,17 +1,18 @@
 """Importing a feed: parsed records in, devices and their source records upserted, then reconciled and checked.
 
-`import_feed` is one transaction. Each record is keyed by its normalized serial number: a device is created for
-a serial never seen before (audited, one event per device, written in one batch), the source's record of the
+`import_feed` (one feed) and `import_feeds` (a sync's feeds together) are one transaction. Each record is keyed
+by its normalized serial number: a device is created for a serial never seen before, the source's record of the
 device is created or replaced, and a record whose content hash equals the stored one is skipped altogether (no
 write, no reconciliation), so re-importing an unchanged feed costs the parse and one read. Only the devices whose
-records changed are reconciled (`reconcile.reconcile_devices`) and checked (`checks.run_checks`). The run is a
-FeedImport row (counts, state) and one audit event with the counts.
+records changed are reconciled (`reconcile.Reconciliation`) and checked (`checks.run_checks`), once per call
+whatever the number of feeds; a new device's one audit event (its reconciled fields) comes from the
+reconciliation. Each feed's run is a FeedImport row (counts, state) and one audit event with the counts.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -20,12 +21,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
+from gatehouse.core.bulk import JsonText, bulk_set, insert_rows
 from gatehouse.core.permissions import require
-from gatehouse.endpoints.bulk import bulk_set, insert_rows
 from gatehouse.endpoints.feeds.base import Feed, FeedRecord
 from gatehouse.endpoints.models import Device, FeedImport, Source, SourceRecord
 
 CHUNK = 2000
+WHOLE_TABLE_ABOVE = 10_000  # serials: above this, a lookup by serial reads the whole table (see _of_serials)
 RECORD_FIELDS = (
     "external_id",
     "serial",
@@ -39,6 +41,7 @@ RECORD_FIELDS = (
     "decommissioned",
     "agent_up_to_date",
     "agent_version",
+    "model_name",
     "last_seen_at",
     "imported_at",
     "content_hash",
@@ -86,6 +89,21 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def _of_serials(qs, serials: list[str], *fields: str) -> Iterator[tuple]:
+    """`qs.values_list(*fields)` of the rows whose serial is one of `serials`: filtered in chunks for a small
+    feed; for a large one, every row read and filtered here (a full feed meets most of the table, and reading
+    it is cheaper than thousands of IN lists)."""
+    if len(serials) < WHOLE_TABLE_ABOVE:
+        for chunk in _chunks(serials):
+            yield from qs.filter(serial__in=chunk).values_list(*fields)
+        return
+    wanted = set(serials)
+    at = fields.index("serial")
+    for row in qs.values_list(*fields).iterator(chunk_size=10_000):
+        if row[at] in wanted:
+            yield row
+
+
 def _create_devices(serials: list[str], by_serial: dict[str, FeedRecord]) -> dict[str, int]:
     """Insert a device per serial with the record's hostname, platform and OS version (the rest at the model's
     defaults, reconciliation fills them in); returns {serial: id}."""
@@ -103,8 +121,13 @@ def _create_devices(serials: list[str], by_serial: dict[str, FeedRecord]) -> dic
             "os_version": record.os_version,
         }
         rows.append(tuple(values[f.name] for f in fields))
-    created = insert_rows(Device, [f.name for f in fields], rows, returning=["serial", "id"])
-    return dict(created)
+    # Inserted plainly (COPY on PostgreSQL), then their ids read back by serial: cheaper than RETURNING, which
+    # on PostgreSQL means a staging table.
+    insert_rows(Device, [f.name for f in fields], rows, batch_size=2000)
+    return dict(_of_serials(Device.objects.all(), serials, "serial", "pk"))
+
+
+FeedInput = tuple[str, "Feed | Iterable[FeedRecord]", str]  # (source, parsed feed or records, origin)
 
 
 def import_feed(
@@ -121,77 +144,106 @@ def import_feed(
     On an unexpected failure nothing of the import stays; a FeedImport in state failed records the error (outside
     the rolled-back transaction) and the exception propagates.
     """
+    return import_feeds([(source, records, origin)], actor=actor, now=now, progress=progress)[0]
+
+
+def import_feeds(
+    feeds: Sequence[FeedInput],
+    *,
+    actor,
+    now: datetime.datetime | None = None,
+    progress: Progress | None = None,
+) -> list[FeedImport]:
+    """Import several feeds in one transaction (a FeedImport each, in order), then reconcile and check the devices
+    any of them changed, once.
+
+    Importing a sync's feeds together is both cheaper and truer than one by one: a device new in the MDM feed
+    is checked once it is also in the EDR feed, not failed in between for lacking it (which would file a
+    remediation request the next import resolves). All or nothing: on an unexpected failure each feed gets a
+    failed FeedImport with the error and the exception propagates.
+    """
     require(actor, "endpoints.add_feedimport")
-    if source not in Source.values:
-        raise ValueError(f"unknown source {source!r}")
+    for source, _, _ in feeds:
+        if source not in Source.values:
+            raise ValueError(f"unknown source {source!r}")
     now = now or timezone.now()
-    warnings = list(records.warnings) if isinstance(records, Feed) else []
-    items = records.records if isinstance(records, Feed) else list(records)
     user = actor if getattr(actor, "pk", None) is not None else None
+    inputs = []
+    for source, records, origin in feeds:
+        warnings = list(records.warnings) if isinstance(records, Feed) else []
+        items = records.records if isinstance(records, Feed) else list(records)
+        inputs.append((source, items, warnings, origin))
     try:
         with transaction.atomic():
-            run = _import(
-                source, items, warnings, now=now, origin=origin, user=user, actor=actor, progress=progress
-            )
+            runs = _import(inputs, now=now, user=user, actor=actor, progress=progress)
     except Exception as exc:
-        FeedImport.objects.create(
-            source=source,
-            origin=origin[:300],
-            started_at=now,
-            finished_at=timezone.now(),
-            state=FeedImport.State.FAILED,
-            records=len(items),
-            error=str(exc)[:2000] or type(exc).__name__,
-            started_by=user,
-        )
+        for source, items, _, origin in inputs:
+            failed_run(source, origin, started_at=now, error=exc, user=user, records=len(items))
         raise
-    run.warnings = warnings
-    return run
+    for run, (_, _, warnings, _) in zip(runs, inputs, strict=True):
+        run.warnings = warnings
+    return runs
 
 
-def _import(source, items, warnings, *, now, origin, user, actor, progress) -> FeedImport:
+def failed_run(
+    source: str, origin: str, *, started_at: datetime.datetime, error: Exception, user, records: int = 0
+) -> FeedImport:
+    """Record a feed run that imported nothing (a fetch or an import that failed), with the reason."""
+    return FeedImport.objects.create(
+        source=source,
+        origin=origin[:300],
+        started_at=started_at,
+        finished_at=timezone.now(),
+        state=FeedImport.State.FAILED,
+        records=records,
+        error=str(error)[:2000] or type(error).__name__,
+        started_by=user,
+    )
+
+
+def _import(inputs, *, now, user, actor, progress) -> list[FeedImport]:
+    runs, changed, created = [], set(), set()
+    for source, items, warnings, origin in inputs:
+        run, touched, new = _upsert(
+            source, items, warnings, now=now, origin=origin, user=user, progress=progress
+        )
+        runs.append(run)
+        changed |= touched
+        created |= new
+    changed_ids = sorted(changed)
+    if changed_ids:
+        from gatehouse.endpoints import checks, reconcile
+
+        # Each batch of devices is read once, reconciled, then checked; the checks write both's device fields.
+        # A device created here gets one audit event, with its reconciled fields, from the reconciliation.
+        reconciliation = reconcile.Reconciliation(actor=actor, now=now, defer_writes=True, created=created)
+        checks.run_checks(changed_ids, now=now, batches=reconciliation.batches(changed_ids))
+        # Remediation files desk requests: the worker does it after the commit, so a large import does not wait.
+        from gatehouse.endpoints.remediation import remediate_later
+
+        transaction.on_commit(lambda: remediate_later(changed_ids))
+    return runs
+
+
+def _upsert(source, items, warnings, *, now, origin, user, progress) -> tuple[FeedImport, set[int], set[int]]:
+    """Upsert one feed's records; returns its FeedImport, the devices whose records changed and those created."""
     prepared = prepare(items)
     warnings.extend(prepared.warnings)
     serials = list(prepared.by_serial)
     existing: dict[str, tuple[int, int, str]] = {}  # serial -> (record id, device id, hash)
-    for chunk in _chunks(serials):
-        for pk, device_id, serial, digest in SourceRecord.objects.filter(
-            source=source, serial__in=chunk
-        ).values_list("pk", "device_id", "serial", "content_hash"):
-            existing[serial] = (pk, device_id, digest)
+    for pk, device_id, serial, digest in _of_serials(
+        SourceRecord.objects.filter(source=source), serials, "pk", "device_id", "serial", "content_hash"
+    ):
+        existing[serial] = (pk, device_id, digest)
     todo = [s for s in serials if s not in existing or existing[s][2] != prepared.by_serial[s].content_hash]
     unchanged = len(serials) - len(todo)
 
     devices: dict[str, int] = {s: existing[s][1] for s in todo if s in existing}
     missing = [s for s in todo if s not in devices]
-    for chunk in _chunks(missing):
-        devices.update(Device.objects.filter(serial__in=chunk).values_list("serial", "pk"))
+    devices.update(_of_serials(Device.objects.all(), missing, "serial", "pk"))
     new = [s for s in missing if s not in devices]
     created = _create_devices(new, prepared.by_serial)
     devices.update(created)
-    template = Device().audit_snapshot()  # a new device's snapshot but for the four fields set below
-    own = ("serial", "hostname", "platform", "os_version")
-    empty = (None, "", [], {})
-    kept = [k for k, v in template.items() if k in own or v not in empty]  # the defaults' blanks never show
-    drafts = []
-    for serial in new:
-        record = prepared.by_serial[serial]
-        snapshot = {
-            **template,
-            "serial": serial,
-            "hostname": record.hostname,
-            "platform": str(record.platform),
-            "os_version": record.os_version,
-        }
-        drafts.append(
-            EventDraft(
-                action=AuditAction.CREATE,
-                object_type=Device.audit_label(),
-                object_id=str(created[serial]),
-                object_repr=(record.hostname or serial)[:200],
-                changes={k: [None, snapshot[k]] for k in kept if k not in own or snapshot[k] not in empty},
-            )
-        )
 
     to_create, to_update = [], []
     for serial in progress(todo) if progress else todo:
@@ -209,10 +261,11 @@ def _import(source, items, warnings, *, now, origin, user, actor, progress) -> F
             r.decommissioned,
             r.agent_up_to_date,
             r.agent_version,
+            r.model_name,
             r.last_seen_at,
             now,
             r.content_hash,
-            r.raw,
+            JsonText(r.raw_json or "{}"),
         )
         if serial in existing:
             to_update.append(
@@ -220,7 +273,7 @@ def _import(source, items, warnings, *, now, origin, user, actor, progress) -> F
             )
         else:
             to_create.append((devices[serial], source, *values))
-    insert_rows(SourceRecord, ["device", "source", *RECORD_FIELDS], to_create, batch_size=500)
+    insert_rows(SourceRecord, ["device", "source", *RECORD_FIELDS], to_create, batch_size=2000)
     bulk_set(SourceRecord, to_update, RECORD_FIELDS, batch_size=500)
 
     run = FeedImport.objects.create(
@@ -244,29 +297,18 @@ def _import(source, items, warnings, *, now, origin, user, actor, progress) -> F
         "skipped": len(warnings),
         "origin": origin[:300],
     }
-    drafts.append(
-        EventDraft(
-            action=AuditAction.CREATE,
-            object_type=FeedImport._meta.label_lower,
-            object_id=str(run.pk),
-            object_repr=str(run)[:200],
-            changes={k: [None, v] for k, v in counts.items()},
-        )
+    record_events(
+        [
+            EventDraft(
+                action=AuditAction.CREATE,
+                object_type=FeedImport._meta.label_lower,
+                object_id=str(run.pk),
+                object_repr=str(run)[:200],
+                changes={k: [None, v] for k, v in counts.items()},
+            )
+        ]
     )
-    record_events(drafts)
-
-    changed_ids = sorted({devices[s] for s in todo})
-    if changed_ids:
-        from gatehouse.endpoints import checks, reconcile
-
-        # Each batch of devices is read once, reconciled, then checked; the checks write both's device fields.
-        reconciliation = reconcile.Reconciliation(actor=actor, now=now, defer_writes=True)
-        checks.run_checks(changed_ids, now=now, batches=reconciliation.batches(changed_ids))
-        # Remediation files desk requests: the worker does it after the commit, so a large import does not wait.
-        from gatehouse.endpoints.remediation import remediate_later
-
-        transaction.on_commit(lambda: remediate_later(changed_ids))
-    return run
+    return run, {devices[s] for s in todo}, set(created.values())
 
 
-__all__ = ["import_feed", "prepare"]
+__all__ = ["failed_run", "import_feed", "import_feeds", "prepare"]

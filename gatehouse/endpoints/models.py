@@ -101,6 +101,9 @@ class SourceRecord(models.Model):
     decommissioned = models.BooleanField(null=True, blank=True)
     agent_up_to_date = models.BooleanField(null=True, blank=True)
     agent_version = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(
+        max_length=200, blank=True, help_text="The hardware model the record names (see feeds.base.model_of)."
+    )
     last_seen_at = models.DateTimeField(null=True, blank=True)
     imported_at = models.DateTimeField()
     content_hash = models.CharField(

@@ -25,7 +25,7 @@ import datetime
 import functools
 import re
 from collections import Counter, defaultdict, namedtuple
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -36,10 +36,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
+from gatehouse.core.bulk import bulk_set
 from gatehouse.core.models import json_safe
 from gatehouse.core.permissions import require
 from gatehouse.directory.models import Person
-from gatehouse.endpoints.bulk import bulk_set
 from gatehouse.endpoints.models import SOURCE_KINDS, Device, Platform, SourceKind, SourceRecord
 
 ACTIVE_DAYS = 30
@@ -186,9 +186,13 @@ def _chunks(device_ids: Iterable[int] | None) -> Iterator[list[int]]:
 # model instances at 100,000 devices.
 
 _PLATFORM_LABELS = dict(Platform.choices)
-# Every concrete field but the timestamps, by attname; `host` is added by the query.
+_DEVICE_LABEL = Device.audit_label()
+# Every concrete field but the timestamps and the failing checks (each run writes them anew), by attname; `host`
+# is added by the query.
 DEVICE_COLUMNS = tuple(
-    f.attname for f in Device._meta.concrete_fields if f.name not in ("created", "last_updated")
+    f.attname
+    for f in Device._meta.concrete_fields
+    if f.name not in ("created", "last_updated", "failing_checks")
 )
 # (key, attname) of Device.audit_snapshot, in its order.
 _SNAPSHOT = [
@@ -201,7 +205,8 @@ _SNAPSHOT = [
 class DeviceRow:
     """A device's fields by attname (`owner_id`), plus `host`: its stored hostname lower-cased by the database."""
 
-    __slots__ = (*DEVICE_COLUMNS, "host", "last_updated")  # last_updated: set when reconciliation changes it
+    # last_updated: set when reconciliation changes the device; failing_checks: set by the checks.
+    __slots__ = (*DEVICE_COLUMNS, "host", "last_updated", "failing_checks")
 
     def __init__(self, values: Sequence):
         for name, value in zip(self.__slots__, values, strict=False):
@@ -216,10 +221,6 @@ class DeviceRow:
 
     def get_platform_display(self) -> str:
         return _PLATFORM_LABELS.get(self.platform, self.platform)
-
-    def audit_snapshot(self) -> dict:
-        """What Device.audit_snapshot gives for the same values."""
-        return {key: json_safe(getattr(self, attname)) for key, attname in _SNAPSHOT}
 
 
 RECORD_COLUMNS = (
@@ -236,13 +237,14 @@ RECORD_COLUMNS = (
     "decommissioned",
     "agent_up_to_date",
     "agent_version",
+    "model_name",
     "last_seen_at",
     "imported_at",
 )
 
 
-# A source record without its raw content (`model_name` is read out of it when asked for), read-only.
-RecordRow = namedtuple("RecordRow", [*RECORD_COLUMNS, "model_name"])
+# A source record without its raw content, read-only.
+RecordRow = namedtuple("RecordRow", RECORD_COLUMNS)
 
 
 @dataclass
@@ -251,6 +253,8 @@ class Batch:
     records: dict[int, list[RecordRow]]  # by device id, each list in SourceRecord's ordering (source)
     # Devices reconciliation changed but left for the checks to write with theirs (each device written once).
     deferred: list[DeviceRow] = field(default_factory=list)
+    # Devices created by the running import: no check results yet, so the checks insert theirs (no upsert).
+    new: set[int] = field(default_factory=set)
 
 
 _UNKNOWN = object()
@@ -273,12 +277,16 @@ def _converter(model_field, connection):
         if not settings.USE_TZ:
             return _UNKNOWN
         zone = connection.timezone
+        from_iso = datetime.datetime.fromisoformat
 
         def to_datetime(value):
             if value is None:
                 return None
             if not isinstance(value, datetime.datetime):
-                value = parse_datetime(value)
+                try:
+                    value = from_iso(value)  # in C; Django's parse_datetime is a regular expression
+                except ValueError:
+                    value = parse_datetime(value)
             return value if value.utcoffset() is not None else value.replace(tzinfo=zone)
 
         return to_datetime
@@ -317,11 +325,8 @@ def _id_in(model, name: str, ids: list[int]) -> str:
     return f"{column} IN ({', '.join(str(int(pk)) for pk in ids)})" if ids else "1 = 0"
 
 
-def load_batch(ids: list[int], *, model_name: bool = False) -> Batch:
+def load_batch(ids: list[int]) -> Batch:
     """The devices of `ids` and their records (two queries)."""
-    from django.db.models.fields.json import KT
-    from django.db.models.functions import Coalesce
-
     names = list(DEVICE_COLUMNS)
     devices = [
         DeviceRow(values)
@@ -332,27 +337,17 @@ def load_batch(ids: list[int], *, model_name: bool = False) -> Batch:
         )
     ]
     qs = SourceRecord.objects.extra(where=[_id_in(SourceRecord, "device", ids)])
-    names = list(RECORD_COLUMNS)
-    if model_name:
-        qs = qs.annotate(
-            model_name=Coalesce(
-                KT("raw__hardware__model"), KT("raw__modelName"), KT("raw__system_product_name")
-            )
-        )
-        names.append("model_name")
     fields = [SourceRecord._meta.pk if n == "pk" else SourceRecord._meta.get_field(n) for n in RECORD_COLUMNS]
     records: dict[int, list[RecordRow]] = defaultdict(list)
     make = RecordRow._make
-    for values in _fetch(qs, names, fields + [None] * model_name):
-        if not model_name:
-            values.append(None)
+    for values in _fetch(qs, RECORD_COLUMNS, fields):
         records[values[1]].append(make(values))
     return Batch(devices, records)
 
 
-def load_batches(device_ids: Iterable[int] | None, *, model_name: bool = False) -> Iterator[Batch]:
+def load_batches(device_ids: Iterable[int] | None) -> Iterator[Batch]:
     for ids in _chunks(device_ids):
-        yield load_batch(ids, model_name=model_name)
+        yield load_batch(ids)
 
 
 class _Hostnames:
@@ -383,12 +378,23 @@ class _Hostnames:
 class Reconciliation:
     """One reconciliation run (see `reconcile_devices`), batch by batch."""
 
-    def __init__(self, *, actor, now: datetime.datetime | None = None, defer_writes: bool = False):
+    def __init__(
+        self,
+        *,
+        actor,
+        now: datetime.datetime | None = None,
+        defer_writes: bool = False,
+        created: Collection[int] = (),
+    ):
         """`defer_writes`: leave the changed devices' fields for the consumer of `batches` to write (the checks
-        do, with their own fields: one UPDATE per batch instead of two); their audit events are written here."""
+        do, with their own fields: one UPDATE per batch instead of two); their audit events are written here.
+        `created`: devices the caller has just inserted (unaudited, but for the fields their first record
+        gives): each gets its creation event here, with every field it ends up with, instead of a creation
+        event and then a change event."""
         require(actor, "endpoints.change_device")
         self.now = now or timezone.now()
         self.defer_writes = defer_writes
+        self.created = created
         self.result = ReconcileResult()
         self._people: _People | None = None
         self._hostnames: _Hostnames | None = None
@@ -396,7 +402,9 @@ class Reconciliation:
     def batches(self, device_ids: Iterable[int] | None) -> Iterator[Batch]:
         """Reconcile the devices batch by batch, yielding each batch (reconciled, and written unless deferred) for
         the checks."""
-        for batch in load_batches(device_ids, model_name=True):
+        for batch in load_batches(device_ids):
+            if self.created:
+                batch.new = {d.pk for d in batch.devices if d.pk in self.created}
             renamed = self.reconcile(batch)
             yield batch
             if renamed and self._hostnames is not None:  # now written: count them under their new hostnames
@@ -436,6 +444,16 @@ class Reconciliation:
                 for name, value in values.items()
                 if getattr(device, name) != value
             }
+            if device.pk in self.created:
+                for name in old:
+                    setattr(device, name, values[name])
+                drafts.append(_creation(device))
+                if old:
+                    if "hostname" in old:
+                        renamed.append(device)
+                    device.last_updated = now
+                    changed.append(device)
+                continue
             if not old:
                 continue
             if "hostname" in old:
@@ -455,7 +473,7 @@ class Reconciliation:
                 drafts.append(
                     EventDraft(
                         action=AuditAction.UPDATE,
-                        object_type=Device.audit_label(),
+                        object_type=_DEVICE_LABEL,
                         object_id=str(device.pk),
                         object_repr=str(device)[:200],
                         changes=changes,
@@ -470,6 +488,27 @@ class Reconciliation:
                 record_events(drafts)
             result.changed += len(changed)
         return renamed
+
+
+_KEPT_BLANK = {"serial", "hostname", "platform", "os_version"}  # shown in a creation event even when blank
+_CREATION = [(key, attname) for key, attname in _SNAPSHOT if key not in DERIVED]
+
+
+def _creation(device: DeviceRow) -> EventDraft:
+    """A new device's creation event: its audited fields once reconciled (blanks left out but for the four its
+    first record gives), as `audit_snapshot` spells them."""
+    changes = {}
+    for key, attname in _CREATION:
+        value = getattr(device, attname)
+        if key in _KEPT_BLANK or (value is not None and value != ""):
+            changes[key] = [None, json_safe(value)]
+    return EventDraft(
+        action=AuditAction.CREATE,
+        object_type=_DEVICE_LABEL,
+        object_id=str(device.pk),
+        object_repr=str(device)[:200],
+        changes=changes,
+    )
 
 
 def reconcile_devices(

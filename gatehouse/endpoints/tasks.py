@@ -8,7 +8,7 @@ from huey import crontab
 from gatehouse.core.jobs import scheduled_job
 from gatehouse.core.permissions import SYSTEM
 from gatehouse.endpoints.checks import recheck_later  # noqa: F401
-from gatehouse.endpoints.feeds.jobs import sync_crowdstrike, sync_jamf, sync_sentinelone  # noqa: F401
+from gatehouse.endpoints.feeds.jobs import sync_feeds  # noqa: F401
 from gatehouse.endpoints.remediation import remediate_later  # noqa: F401
 
 

@@ -51,10 +51,17 @@ class FeedRecord:
     decommissioned: bool | None = None
     agent_up_to_date: bool | None = None
     agent_version: str = ""
+    model_name: str = ""  # set with the hash, from the raw record (model_of)
     last_seen_at: datetime.datetime | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw_json: str = ""  # the vendor's record in canonical JSON, set with the hash
     content_hash: str = ""
     label: str = ""  # "record 3" or "line 4": for messages
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The vendor's record. Kept as its JSON text: a parsed file holds 100,000 of them, and the text is
+        several times smaller than the objects and is what the import stores."""
+        return json.loads(self.raw_json) if self.raw_json else {}
 
 
 @dataclass
@@ -66,19 +73,24 @@ class Feed:
     warnings: list[str] = field(default_factory=list)
 
 
-def content_hash(raw: Any, label: str) -> str:
-    """SHA-256 of the raw record in canonical JSON; refuses what no database column can hold (NUL, lone
-    surrogates), since the raw record is stored."""
+def canonical_json(raw: Any, label: str) -> str:
+    """The raw record in canonical JSON (what its content hash is of, and what is stored); refuses what no
+    database column can hold (NUL, lone surrogates), since the raw record is stored."""
     try:
         text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
-        data = text.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         raise ParseError(label, "", "contains text that is not valid Unicode") from None
     except (RecursionError, TypeError, ValueError):
         raise ParseError(label, "", "cannot be read as a JSON record") from None
     if "\\u0000" in text:
         raise ParseError(label, "", "contains a NUL character")
-    return hashlib.sha256(data).hexdigest()
+    return text
+
+
+def content_hash(raw: Any, label: str) -> str:
+    """SHA-256 of the raw record in canonical JSON."""
+    return hashlib.sha256(canonical_json(raw, label).encode()).hexdigest()
 
 
 def load_json(content: str | bytes) -> Any:
@@ -275,12 +287,31 @@ def records_of(payload: Any, envelope_key: str, *, single_record_keys: tuple[str
     raise ParseError("file", "", f"is a JSON {type_name(payload)}, not an object or an array")
 
 
+def model_of(raw: Any) -> str:
+    """The hardware model a raw record names: Jamf's `hardware.model`, SentinelOne's `modelName`, or the
+    `system_product_name` of CrowdStrike and DriveStrike, the first present (cut to the column's length)."""
+    if not isinstance(raw, dict):
+        return ""
+    hardware = raw.get("hardware")
+    for value in (
+        hardware.get("model") if isinstance(hardware, dict) else None,
+        raw.get("modelName"),
+        raw.get("system_product_name"),
+    ):
+        if value is not None:
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            return text[:200]
+    return ""
+
+
 def finish(feed: Feed, record: FeedRecord, item: dict) -> None:
     """Hash and keep a record, or skip it (with a warning) when it has no serial number."""
     if not record.serial:
         name = record.hostname or record.external_id or "unnamed"
         feed.warnings.append(f"{record.label} ({name}): no serial number; skipped")
         return
-    record.raw = item
-    record.content_hash = content_hash(item, record.label)
+    # Kept as text, the form it is stored in: the import need not encode it again.
+    record.raw_json = canonical_json(item, record.label)
+    record.model_name = model_of(item)
+    record.content_hash = hashlib.sha256(record.raw_json.encode()).hexdigest()
     feed.records.append(record)

@@ -14,14 +14,16 @@
 The HTTP plumbing is the access connectors' (`gatehouse.access.connectors.base.HttpClient`): a timeout per call,
 429 answered by waiting its Retry-After (bounded), 5xx and network errors retried a bounded number of times,
 401/403 a `ConnectorError` of kind "auth" saying to check the credentials. Secrets are redacted from every error
-and never logged. A sync is imported like a file: `sync_source` parses every page, then `import_feed` runs once.
+and never logged. A sync is imported like a file: `sync_sources` parses every page of each source, then
+`import_feeds` imports the fetched feeds together, once.
 """
 
 from __future__ import annotations
 
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from gatehouse.access.connectors.base import (
@@ -33,6 +35,7 @@ from gatehouse.access.connectors.base import (
 )
 from gatehouse.endpoints.feeds import crowdstrike, jamf, sentinelone
 from gatehouse.endpoints.feeds.base import Feed, ParseError, type_name
+from gatehouse.endpoints.models import FeedImport
 
 JAMF_PAGE_SIZE = 100
 JAMF_SECTIONS = ("GENERAL", "HARDWARE", "OPERATING_SYSTEM", "DISK_ENCRYPTION", "USER_AND_LOCATION")
@@ -271,32 +274,64 @@ def configured_sources() -> list[str]:
     return out
 
 
-def sync_source(source: str, *, actor, sleep: Callable[[float], None] = time.sleep):
-    """Fetch every page of `source`'s API and import it as one feed. A fetch that fails (auth, rate limit beyond
-    the allowed wait, a malformed record) imports nothing and leaves a failed FeedImport with the reason."""
+@dataclass
+class SyncOutcome:
+    """What a sync did for one source: its FeedImport (done with counts, or failed with the reason) and, when the
+    fetch failed, the ConnectorError or ParseError that stopped it."""
+
+    source: str
+    run: FeedImport
+    error: ConnectorError | ParseError | None = None
+
+
+def sync_sources(
+    sources: Iterable[str], *, actor, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, SyncOutcome]:
+    """Fetch every page of each source's API, then import the fetched feeds together (`import_feeds`: one
+    transaction, the changed devices reconciled and checked once). Returns an outcome per source, in order.
+
+    A fetch that fails (auth, rate limit beyond the allowed wait, a malformed record) leaves a failed FeedImport
+    with the reason and its source out of the import; the others still import. A source whose credentials are
+    not set raises ConnectorNotConfigured before anything is fetched; an unexpected failure of the import itself
+    leaves a failed FeedImport per fetched feed and propagates (see `import_feeds`).
+    """
     from django.utils import timezone
 
     from gatehouse.core.permissions import require
-    from gatehouse.endpoints.imports import import_feed
-    from gatehouse.endpoints.models import FeedImport
+    from gatehouse.endpoints.imports import failed_run, import_feeds
 
     require(actor, "endpoints.add_feedimport")
-    client = CLIENTS[source](sleep=sleep)
-    started = timezone.now()
-    try:
-        feed = client.fetch()
-    except (ConnectorError, ParseError) as exc:
-        FeedImport.objects.create(
-            source=source,
-            origin=client.origin[:300],
-            started_at=started,
-            finished_at=timezone.now(),
-            state=FeedImport.State.FAILED,
-            error=str(exc)[:2000],
-            started_by=actor if getattr(actor, "pk", None) is not None else None,
-        )
-        raise
-    return import_feed(source, feed, actor=actor, origin=client.origin)
+    sources = list(sources)
+    twice = sorted({s for s in sources if sources.count(s) > 1})
+    if twice:
+        raise ValueError(f"source given more than once: {', '.join(twice)}")
+    feed_clients = [CLIENTS[source](sleep=sleep) for source in sources]
+    outcomes: dict[str, SyncOutcome] = {}
+    fetched: list[tuple[str, Feed, str]] = []
+    for client in feed_clients:
+        started = timezone.now()
+        try:
+            feed = client.fetch()
+        except (ConnectorError, ParseError) as exc:
+            user = actor if getattr(actor, "pk", None) is not None else None
+            run = failed_run(client.source, client.origin, started_at=started, error=exc, user=user)
+            outcomes[client.source] = SyncOutcome(client.source, run, exc)
+            continue
+        fetched.append((client.source, feed, client.origin))
+    if fetched:
+        runs = import_feeds(fetched, actor=actor)
+        for (source, _, _), run in zip(fetched, runs, strict=True):
+            outcomes[source] = SyncOutcome(source, run)
+    return {source: outcomes[source] for source in sources}
+
+
+def sync_source(source: str, *, actor, sleep: Callable[[float], None] = time.sleep) -> FeedImport:
+    """`sync_sources` for one source: its FeedImport, or the fetch's ConnectorError or ParseError raised (after
+    its failed FeedImport is written)."""
+    outcome = sync_sources([source], actor=actor, sleep=sleep)[source]
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.run
 
 
 __all__ = [
@@ -304,6 +339,8 @@ __all__ = [
     "CrowdStrikeClient",
     "JamfClient",
     "SentinelOneClient",
+    "SyncOutcome",
     "configured_sources",
     "sync_source",
+    "sync_sources",
 ]

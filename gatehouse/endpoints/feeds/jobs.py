@@ -1,6 +1,8 @@
-"""Scheduled API syncs: one job per source, hourly, each a no-op until that source's credentials are set.
+"""The scheduled API sync: one job, hourly, that fetches every source whose credentials are set and imports the
+fetched feeds together (one transaction, the changed devices reconciled and checked once); a no-op while none is
+configured.
 
-The job's status is the FeedImport it leaves (done with counts, or failed with the reason), shown on the Feeds
+Its status is the FeedImport each source gets (done with counts, or failed with the reason), shown on the Feeds
 page and at /api/v1/endpoints/feeds.
 """
 
@@ -10,21 +12,15 @@ from huey import crontab
 
 from gatehouse.core.jobs import scheduled_job
 
+NOT_CONFIGURED = {"state": "not configured"}
 
-def run_sync(source: str) -> dict:
-    from gatehouse.access.connectors.base import ConnectorError, ConnectorNotConfigured
-    from gatehouse.core.permissions import SYSTEM
-    from gatehouse.endpoints.feeds.base import ParseError
-    from gatehouse.endpoints.feeds.clients import sync_source
 
-    try:
-        run = sync_source(source, actor=SYSTEM)
-    except ConnectorNotConfigured:
-        return {"source": source, "state": "not configured"}
-    except (ConnectorError, ParseError) as exc:
-        return {"source": source, "state": "failed", "error": str(exc)}
+def _summary(outcome) -> dict:
+    """A `SyncOutcome` as a job result: the run's state and counts, or its error."""
+    run = outcome.run
+    if run.state != run.State.DONE:
+        return {"state": run.state, "error": run.error}
     return {
-        "source": source,
         "state": run.state,
         "records": run.records,
         "created": run.created,
@@ -33,22 +29,30 @@ def run_sync(source: str) -> dict:
     }
 
 
+def run_syncs(sources: list[str]) -> dict:
+    """Sync `sources` together as the system; {source: state and counts, or state and error}."""
+    from gatehouse.core.permissions import SYSTEM
+    from gatehouse.endpoints.feeds.clients import sync_sources
+
+    return {source: _summary(outcome) for source, outcome in sync_sources(sources, actor=SYSTEM).items()}
+
+
+def run_sync(source: str) -> dict:
+    """One source alone (a manual sync from `gatehouse shell`): {"source", "state", counts or "error"}."""
+    from gatehouse.access.connectors.base import ConnectorNotConfigured
+
+    try:
+        result = run_syncs([source])
+    except ConnectorNotConfigured:
+        return {"source": source, **NOT_CONFIGURED}
+    return {"source": source, **result[source]}
+
+
 @scheduled_job(crontab(minute="5"))
-def sync_jamf() -> dict:
-    """Hourly: the Jamf Pro computer inventory, when GATEHOUSE_JAMF_* are set."""
-    return run_sync("jamf")
+def sync_feeds() -> dict:
+    """Hourly at :05: every source whose API credentials are set (GATEHOUSE_JAMF_*, GATEHOUSE_SENTINELONE_*,
+    GATEHOUSE_CROWDSTRIKE_CLIENT_*), imported together."""
+    from gatehouse.endpoints.feeds.clients import configured_sources
 
-
-@scheduled_job(crontab(minute="15"))
-def sync_sentinelone() -> dict:
-    """Hourly: the SentinelOne agents, when GATEHOUSE_SENTINELONE_* are set."""
-    return run_sync("sentinelone")
-
-
-@scheduled_job(crontab(minute="25"))
-def sync_crowdstrike() -> dict:
-    """Hourly: the CrowdStrike Falcon hosts, when GATEHOUSE_CROWDSTRIKE_CLIENT_* are set."""
-    return run_sync("crowdstrike")
-
-
-SYNC_JOBS = {"jamf": sync_jamf, "sentinelone": sync_sentinelone, "crowdstrike": sync_crowdstrike}
+    sources = configured_sources()
+    return run_syncs(sources) if sources else dict(NOT_CONFIGURED)

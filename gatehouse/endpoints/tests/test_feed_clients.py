@@ -1,4 +1,5 @@
-"""The API sync clients against local fake servers: paging, 429 Retry-After, auth errors, secrets never shown."""
+"""The API sync clients against local fake servers: paging, 429 Retry-After, auth errors, secrets never shown;
+the hourly job syncing every configured source together."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import logging
 import pytest
 
 from gatehouse.access.connectors.base import ConnectorError, ConnectorNotConfigured
+from gatehouse.audit.models import AuditEvent
 from gatehouse.core.permissions import SYSTEM
+from gatehouse.endpoints import checks
 from gatehouse.endpoints.feeds import clients
-from gatehouse.endpoints.feeds.jobs import run_sync
+from gatehouse.endpoints.feeds.jobs import run_sync, sync_feeds
 from gatehouse.endpoints.models import Device, FeedImport, SourceRecord
 from gatehouse.endpoints.tests.fake_feeds import (
     CS_ID,
@@ -176,3 +179,105 @@ def test_malformed_page_imports_nothing(s1_server):
     assert result["state"] == "failed" and "record 4: infected" in result["error"]
     assert not Device.objects.exists()
     assert FeedImport.objects.get().state == "failed"
+
+
+# --- syncing several sources together: sync_sources and the hourly job -----------------------------------------
+
+
+@pytest.fixture
+def no_crowdstrike(settings):
+    settings.GATEHOUSE_CROWDSTRIKE_CLIENT_ID = ""
+    settings.GATEHOUSE_CROWDSTRIKE_CLIENT_SECRET = ""
+
+
+@pytest.fixture
+def check_runs(monkeypatch):
+    """The device ids of each check run an import starts."""
+    runs = []
+    real = checks.run_checks
+
+    def run_checks(device_ids=None, **kwargs):
+        runs.append(sorted(device_ids))
+        return real(device_ids, **kwargs)
+
+    monkeypatch.setattr(checks, "run_checks", run_checks)
+    return runs
+
+
+def test_sync_sources_imports_the_fetched_feeds_together(jamf_server, s1_server, no_crowdstrike, check_runs):
+    s1_server.records = [s1_agent(f"J{i}", id=str(i)) for i in range(5)]  # the same machines as Jamf's
+    outcomes = clients.sync_sources(["jamf", "sentinelone"], actor=SYSTEM)
+    assert list(outcomes) == ["jamf", "sentinelone"]
+    assert [(o.run.state, o.run.created, o.run.origin, o.error) for o in outcomes.values()] == [
+        ("done", 5, jamf_server.url, None),
+        ("done", 5, s1_server.url, None),
+    ]
+    assert Device.objects.count() == 5
+    assert all(sorted(d.records.values_list("source", flat=True)) == ["jamf", "sentinelone"]
+               for d in Device.objects.all())  # fmt: skip
+    assert check_runs == [sorted(Device.objects.values_list("pk", flat=True))]  # once, for both feeds
+
+
+def test_sync_sources_refuses_a_source_twice_and_an_unconfigured_one(jamf_server, no_crowdstrike):
+    with pytest.raises(ValueError, match="source given more than once: jamf"):
+        clients.sync_sources(["jamf", "jamf"], actor=SYSTEM)
+    with pytest.raises(ConnectorNotConfigured, match="GATEHOUSE_CROWDSTRIKE_CLIENT_ID"):
+        clients.sync_sources(["jamf", "crowdstrike"], actor=SYSTEM)
+    assert jamf_server.requests == [] and not FeedImport.objects.exists()  # nothing fetched
+
+
+def test_sync_job_imports_the_others_when_a_source_fails_auth(
+    jamf_server, s1_server, no_crowdstrike, settings
+):
+    settings.GATEHOUSE_SENTINELONE_API_TOKEN = "wrong-s1-TOKEN"
+    assert clients.configured_sources() == ["jamf", "sentinelone"]
+    result = sync_feeds.call_local()
+    assert set(result) == {"jamf", "sentinelone"}
+    assert result["jamf"] == {"state": "done", "records": 5, "created": 5, "changed": 0, "unchanged": 0}
+    assert result["sentinelone"]["state"] == "failed"
+    assert "refused the credentials (HTTP 401)" in result["sentinelone"]["error"]
+    assert "wrong-s1-TOKEN" not in result["sentinelone"]["error"]
+    jamf_run = FeedImport.objects.get(source="jamf")
+    failed = FeedImport.objects.get(source="sentinelone")
+    assert (jamf_run.state, jamf_run.created) == ("done", 5)
+    assert (failed.state, failed.origin) == ("failed", s1_server.url)
+    assert failed.error == result["sentinelone"]["error"]
+    assert set(SourceRecord.objects.values_list("source", flat=True)) == {"jamf"}
+    assert Device.objects.count() == 5
+    event = AuditEvent.objects.get(object_type="endpoints.feedimport", object_id=str(jamf_run.pk))
+    assert (event.source, event.actor_label) == ("job", "job:sync_feeds")
+    # The next hour, with the token fixed: SentinelOne imports, Jamf's records are unchanged.
+    settings.GATEHOUSE_SENTINELONE_API_TOKEN = S1_TOKEN
+    again = sync_feeds.call_local()
+    assert again["jamf"]["unchanged"] == 5 and again["sentinelone"]["created"] == 5
+
+
+def test_sync_job_without_configured_sources_does_nothing(settings):
+    for name in (
+        "GATEHOUSE_JAMF_URL",
+        "GATEHOUSE_JAMF_CLIENT_ID",
+        "GATEHOUSE_JAMF_CLIENT_SECRET",
+        "GATEHOUSE_SENTINELONE_URL",
+        "GATEHOUSE_SENTINELONE_API_TOKEN",
+        "GATEHOUSE_CROWDSTRIKE_CLIENT_ID",
+        "GATEHOUSE_CROWDSTRIKE_CLIENT_SECRET",
+    ):
+        setattr(settings, name, "")
+    assert clients.configured_sources() == []
+    assert sync_feeds.call_local() == {"state": "not configured"}
+    assert not FeedImport.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_sync_job_is_the_one_scheduled_sync_hourly_at_5():
+    import datetime
+
+    from huey.contrib.djhuey import HUEY
+
+    from gatehouse.endpoints import tasks
+
+    assert tasks.sync_feeds is sync_feeds
+    periodic = {task.__name__: task for task in HUEY._registry._periodic_tasks}
+    assert {name for name in periodic if name.startswith("sync_")} == {"sync_feeds"}
+    due = periodic["sync_feeds"]().validate_datetime
+    assert due(datetime.datetime(2026, 11, 30, 9, 5)) and due(datetime.datetime(2026, 11, 30, 10, 5))
+    assert not due(datetime.datetime(2026, 11, 30, 9, 15))

@@ -169,3 +169,33 @@ def test_command_missing_file_exits_1(tmp_path, capsys):
         call_command("import_devices", "jamf", str(tmp_path / "nope.json"))
     assert exited.value.code == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_model_is_read_from_each_vendors_field_and_stored_with_the_record():
+    from gatehouse.endpoints.feeds.base import model_of
+
+    assert model_of({"hardware": {"model": "MacBook Pro"}, "modelName": "other"}) == "MacBook Pro"
+    assert model_of({"hardware": None, "modelName": "Latitude 7440"}) == "Latitude 7440"
+    assert model_of({"system_product_name": "ThinkPad X1"}) == "ThinkPad X1"
+    assert model_of({"hardware": {"model": 42}}) == "42"  # not text: its JSON
+    assert model_of({"hardware": {"model": "x" * 300}}) == "x" * 200  # the column's length
+    assert model_of({}) == "" and model_of([]) == ""
+    run = import_feed("jamf", jamf_feed(1), actor=SYSTEM, origin="jamf.json", now=NOW)
+    assert run.created == 1
+    record = SourceRecord.objects.get()
+    assert record.model_name == model_of(record.raw) != ""
+    assert record.device.model == record.model_name
+
+
+def test_the_migration_fills_the_model_of_records_stored_before_it():
+    from django.apps import apps
+
+    fill = __import__(
+        "gatehouse.endpoints.migrations.0003_source_record_model_name", fromlist=["fill_model_names"]
+    ).fill_model_names
+    import_feed("jamf", jamf_feed(2), actor=SYSTEM, origin="jamf.json", now=NOW)
+    expected = dict(SourceRecord.objects.values_list("pk", "model_name"))
+    SourceRecord.objects.update(model_name="")
+    fill(apps, None)
+    assert dict(SourceRecord.objects.values_list("pk", "model_name")) == expected
+    assert all(expected.values())

@@ -30,6 +30,11 @@ COPY_ABOVE = (
 _STAGE = "gatehouse_bulk_stage"
 
 
+class JsonText(str):
+    """A value already encoded as JSON, for a JSON column: written as it is (a parser that hashed the canonical
+    text, or a run writing the same small list thousands of times, need not encode it again)."""
+
+
 def _identity(value: Any) -> Any:
     return value
 
@@ -67,7 +72,8 @@ def adapter(field, connection) -> Callable[[Any], Any]:
     kind = field.get_internal_type()
     ops = connection.ops
     if kind in ("CharField", "TextField", "SlugField", "EmailField"):
-        return _text
+        # sqlite3 binds any str subclass by its text; psycopg needs the plain str.
+        return _identity if connection.vendor == "sqlite" else _text
     if kind in ("BooleanField", "IntegerField", "BigIntegerField", "PositiveIntegerField",
                 "PositiveSmallIntegerField", "SmallIntegerField", "AutoField", "BigAutoField"):  # fmt: skip
         return _identity
@@ -79,7 +85,7 @@ def adapter(field, connection) -> Callable[[Any], Any]:
         )
     if kind == "JSONField":
         encoder = field.encoder
-        return lambda value: ops.adapt_json_value(value, encoder)
+        return lambda value: str(value) if type(value) is JsonText else ops.adapt_json_value(value, encoder)
     return lambda value: field.get_db_prep_save(value, connection)
 
 
@@ -112,6 +118,14 @@ def _stage(cursor, qn, columns: list[tuple[str, str]], rows: Iterable[Sequence])
     return _STAGE
 
 
+def _target(model, fields: Sequence[str]) -> tuple[str, Any, list, list[Callable[[Any], Any]]]:
+    """The database alias and connection a write of `model` goes to, the fields and their adapters."""
+    using = router.db_for_write(model)
+    connection = connections[using]
+    concrete = [model._meta.get_field(name) for name in fields]
+    return using, connection, concrete, [adapter(f, connection) for f in concrete]
+
+
 def insert_rows(
     model,
     fields: Sequence[str],
@@ -131,12 +145,8 @@ def insert_rows(
     """
     if not rows:
         return []
-    using = router.db_for_write(model)
-    connection = connections[using]
-    qn = connection.ops.quote_name
-    meta = model._meta
-    concrete = [meta.get_field(name) for name in fields]
-    adapters = [adapter(f, connection) for f in concrete]
+    using, connection, concrete, adapters = _target(model, fields)
+    qn, meta = connection.ops.quote_name, model._meta
     columns = ", ".join(qn(f.column) for f in concrete)
     suffix = ""
     if conflict:
@@ -181,12 +191,8 @@ def bulk_set(model, objs: Sequence, fields: Sequence[str], *, batch_size: int = 
     The objects need only `pk` and the fields' attributes (by attname): model instances or plain rows."""
     if not objs:
         return 0
-    using = router.db_for_write(model)
-    connection = connections[using]
-    qn = connection.ops.quote_name
-    meta = model._meta
-    concrete = [meta.get_field(name) for name in fields]
-    adapters = [adapter(f, connection) for f in concrete]
+    using, connection, concrete, adapters = _target(model, fields)
+    qn, meta = connection.ops.quote_name, model._meta
     attnames = [f.attname for f in concrete]
     table, pk = qn(meta.db_table), qn(meta.pk.column)
 
