@@ -86,7 +86,8 @@ class Device(ChangeLoggedModel):
 class SourceRecord(models.Model):
     """A feed's last record of a device, as the vendor sent it, with the fields Gatehouse reads from it."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: the (device, source) unique constraint's index serves lookups by device.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="records", db_index=False)
     source = models.CharField(max_length=15, choices=Source.choices)
     external_id = models.CharField(max_length=200, blank=True)
     serial = models.CharField(max_length=100)
@@ -202,7 +203,8 @@ class CheckResult(models.Model):
         DISK_ENCRYPTION = "disk_encryption", "Disk encryption on"
         OS = "os", "OS supported and patched"
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="checks")
+    # No index of its own: the (device, name) unique constraint's index serves lookups by device.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="checks", db_index=False)
     name = models.CharField(max_length=20, choices=Check.choices)
     passed = models.BooleanField()
     reason = models.CharField(max_length=300)

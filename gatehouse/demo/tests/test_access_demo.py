@@ -1,6 +1,5 @@
 """The demo's access story: one leaver in progress and one open review campaign (issue 4, item 9)."""
 
-import pytest
 from django.utils import timezone
 
 from gatehouse.access import fulfilment, lifecycle
@@ -11,11 +10,6 @@ from gatehouse.demo.access import pick_leaver
 from gatehouse.demo.services import load_demo
 from gatehouse.directory.models import PersonStatus
 from gatehouse.users.models import User
-
-
-@pytest.fixture
-def demo(db):
-    return load_demo(actor=SYSTEM)
 
 
 def test_one_leaver_in_progress_through_the_leaver_path(demo):

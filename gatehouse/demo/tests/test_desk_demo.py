@@ -1,8 +1,6 @@
 """The demo's desk requests: a few dozen across types, systems and states, loaded through the services, the same
 every time, and a second load changes nothing."""
 
-import pytest
-
 from gatehouse.audit.models import AuditEvent
 from gatehouse.core.permissions import SYSTEM
 from gatehouse.demo.desk import STORIES
@@ -10,11 +8,6 @@ from gatehouse.demo.services import load_demo
 from gatehouse.desk import selectors
 from gatehouse.desk.models import Comment, Escalation, Request, SlaState, Status
 from gatehouse.users.models import User
-
-
-@pytest.fixture
-def demo(db):
-    return load_demo(actor=SYSTEM)
 
 
 def test_requests_cover_types_systems_and_states(demo):

@@ -6,8 +6,6 @@ import itertools
 import re
 from collections import Counter
 
-import pytest
-
 from gatehouse.audit.models import AuditEvent
 from gatehouse.core.permissions import SYSTEM
 from gatehouse.demo.access import pick_leaver
@@ -30,11 +28,6 @@ from gatehouse.endpoints.models import (
 from gatehouse.users.models import User
 
 Dimension = KpiSnapshot.Dimension
-
-
-@pytest.fixture
-def demo(db):
-    return load_demo(actor=SYSTEM)
 
 
 def _reasons(check: str, pattern: str) -> list[CheckResult]:
@@ -239,17 +232,6 @@ def test_failing_devices_have_their_remediation_requests(demo):
     # Running remediation again files nothing: it is deduplicated per device and check.
     again = remediation.remediate()
     assert again.opened == [] and again.resolved == [] and Remediation.objects.count() == links.count()
-
-
-def test_the_queued_remediation_after_the_commit_files_nothing_more(
-    db, django_capture_on_commit_callbacks, huey_immediate
-):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        load_demo(actor=SYSTEM)
-        filed = Remediation.objects.count()
-        requests = Request.objects.count()
-    assert callbacks and filed > 20
-    assert Remediation.objects.count() == filed and Request.objects.count() == requests
 
 
 def test_a_second_load_writes_nothing_for_endpoints(demo):
