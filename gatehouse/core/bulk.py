@@ -39,11 +39,6 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> Any:
-    # TextChoices members are str subclasses: write their plain value (psycopg would dump an Enum by its name).
-    return value if value is None or type(value) is str else str(value)
-
-
 def _sqlite_datetime(connection) -> Callable[[Any], Any]:
     """DatabaseOperations.adapt_datetimefield_value of SQLite (aware -> naive in the connection's zone, as
     text), without its per-call settings lookups, remembering the last value (a run writes `now` often)."""
@@ -72,14 +67,16 @@ def adapter(field, connection) -> Callable[[Any], Any]:
     kind = field.get_internal_type()
     ops = connection.ops
     if kind in ("CharField", "TextField", "SlugField", "EmailField"):
-        # sqlite3 binds any str subclass by its text; psycopg needs the plain str.
-        return _identity if connection.vendor == "sqlite" else _text
+        # Written as they are: sqlite3 and psycopg both write a str subclass (a TextChoices member) by its text.
+        return _identity
     if kind in ("BooleanField", "IntegerField", "BigIntegerField", "PositiveIntegerField",
                 "PositiveSmallIntegerField", "SmallIntegerField", "AutoField", "BigAutoField"):  # fmt: skip
         return _identity
     if kind == "ForeignKey" and field.target_field.get_internal_type() in ("AutoField", "BigAutoField"):
         return _identity
     if kind == "DateTimeField":
+        if connection.vendor == "postgresql":
+            return _identity  # psycopg writes an aware datetime itself (adapt_datetimefield_value is a no-op)
         return (
             _sqlite_datetime(connection) if connection.vendor == "sqlite" else ops.adapt_datetimefield_value
         )

@@ -187,13 +187,10 @@ def _chunks(device_ids: Iterable[int] | None) -> Iterator[list[int]]:
 
 _PLATFORM_LABELS = dict(Platform.choices)
 _DEVICE_LABEL = Device.audit_label()
-# Every concrete field but the timestamps and the failing checks (each run writes them anew), by attname; `host`
-# is added by the query.
-DEVICE_COLUMNS = tuple(
-    f.attname
-    for f in Device._meta.concrete_fields
-    if f.name not in ("created", "last_updated", "failing_checks")
-)
+# Every concrete field but the timestamps and what the checks write anew each run, by attname; `host` is added by
+# the query.
+_NOT_READ = ("created", "last_updated", "failing_checks", "checked_at")
+DEVICE_COLUMNS = tuple(f.attname for f in Device._meta.concrete_fields if f.name not in _NOT_READ)
 # (key, attname) of Device.audit_snapshot, in its order.
 _SNAPSHOT = [
     (f.attname if f.is_relation else f.name, f.attname)
@@ -205,8 +202,8 @@ _SNAPSHOT = [
 class DeviceRow:
     """A device's fields by attname (`owner_id`), plus `host`: its stored hostname lower-cased by the database."""
 
-    # last_updated: set when reconciliation changes the device; failing_checks: set by the checks.
-    __slots__ = (*DEVICE_COLUMNS, "host", "last_updated", "failing_checks")
+    # last_updated: set when reconciliation changes the device; failing_checks and checked_at: set by the checks.
+    __slots__ = (*DEVICE_COLUMNS, "host", "last_updated", "failing_checks", "checked_at")
 
     def __init__(self, values: Sequence):
         for name, value in zip(self.__slots__, values, strict=False):

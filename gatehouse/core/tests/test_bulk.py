@@ -1,0 +1,70 @@
+"""gatehouse.core.bulk: the plain bulk writes imports use, on both databases, small (one statement) and large
+(executemany on SQLite, COPY on PostgreSQL), written values read back through the ORM."""
+
+import datetime
+from types import SimpleNamespace
+
+import pytest
+from django.db import transaction
+
+from gatehouse.core.bulk import COPY_ABOVE, JsonText, bulk_set, insert_rows
+from gatehouse.endpoints.models import CheckResult, Device, Platform
+
+pytestmark = pytest.mark.django_db
+
+STAMP = datetime.datetime(2026, 11, 30, 9, 30, 15, 123456, tzinfo=datetime.UTC)
+FIELDS = ["created", "last_updated", "serial", "hostname", "platform", "os_version", "model", "owner_match",
+          "is_active", "failing_checks", "last_seen_at"]  # fmt: skip
+
+
+def device_rows(n: int) -> list[tuple]:
+    rows = []
+    for i in range(n):
+        failing = JsonText('["agents", "os"]') if i % 2 else ["disk_encryption"]
+        seen = STAMP - datetime.timedelta(days=i) if i % 3 else None
+        rows.append((STAMP, STAMP, f"SERIAL{i:05d}", f"host-{i}", Platform.MACOS, "15.7.1", "Mac", "", True,
+                     failing, seen))  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize("n", [3, COPY_ABOVE + 50])
+def test_insert_rows_writes_what_the_orm_reads_back(n):
+    assert insert_rows(Device, FIELDS, device_rows(n)) == []
+    devices = list(Device.objects.order_by("serial"))
+    assert len(devices) == n
+    first, second = devices[0], devices[1]
+    # A TextChoices member is written as its value, JSON text as it is, a list encoded, datetimes as instants.
+    assert first.platform == "macos" and type(first.platform) is str
+    assert first.failing_checks == ["disk_encryption"] and second.failing_checks == ["agents", "os"]
+    assert first.created == STAMP and first.last_seen_at is None
+    assert second.last_seen_at == STAMP - datetime.timedelta(days=1)
+
+
+@pytest.mark.parametrize("n", [3, COPY_ABOVE + 50])
+def test_upsert_returning_and_bulk_set(n):
+    insert_rows(Device, FIELDS, device_rows(n))
+    ids = dict(Device.objects.values_list("serial", "pk"))
+    results = [(pk, "os", True, "fine", STAMP) for pk in ids.values()]
+    columns = ["device", "name", "passed", "reason", "checked_at"]
+    insert_rows(CheckResult, columns, results)
+    changed = [(pk, "os", False, "behind", STAMP) for pk in ids.values()]
+    insert_rows(CheckResult, columns, changed, conflict=["device", "name"], update=["passed", "reason"])
+    assert CheckResult.objects.count() == n
+    assert set(CheckResult.objects.values_list("passed", "reason")) == {(False, "behind")}
+    returned = insert_rows(
+        CheckResult,
+        columns,
+        [(pk, "agents", True, "ok", STAMP) for pk in ids.values()],
+        returning=["device", "name"],
+    )
+    assert sorted(returned) == sorted((pk, "agents") for pk in ids.values())
+    later = STAMP + datetime.timedelta(hours=1)
+    rows = [SimpleNamespace(pk=pk, hostname=f"renamed-{pk}", last_updated=later) for pk in ids.values()]
+    assert bulk_set(Device, rows, ["hostname", "last_updated"]) == n
+    assert all(d.hostname == f"renamed-{d.pk}" and d.last_updated == later for d in Device.objects.all())
+
+
+def test_a_row_of_the_wrong_width_is_refused_and_the_write_rolls_back():
+    with pytest.raises(ValueError, match="a row of 2 values for 11 columns"), transaction.atomic():
+        insert_rows(Device, FIELDS, [*device_rows(1), ("x", "y")])
+    assert not Device.objects.exists()
