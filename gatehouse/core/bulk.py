@@ -123,6 +123,39 @@ def _target(model, fields: Sequence[str]) -> tuple[str, Any, list, list[Callable
     return using, connection, concrete, [adapter(f, connection) for f in concrete]
 
 
+def reserve_ids(model, count: int) -> list[int]:
+    """`count` new primary keys of `model`, for rows the caller inserts with them later in its transaction (so
+    that rows pointing at them can be written first: foreign keys are checked at commit).
+
+    PostgreSQL takes them from the table's sequence. SQLite has none: they follow the highest id ever used
+    (AUTOINCREMENT's sqlite_sequence, or the table's highest if higher), and the inserts move sqlite_sequence on;
+    nobody else can take them meanwhile, since a write transaction there holds the database's write lock from
+    its start (transaction_mode IMMEDIATE)."""
+    if count <= 0:
+        return []
+    connection = connections[router.db_for_write(model)]
+    qn = connection.ops.quote_name
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        if connection.vendor != "sqlite":
+            raise NotImplementedError(f"reserve_ids supports SQLite and PostgreSQL, not {connection.vendor}")
+        if not connection.in_atomic_block:
+            raise RuntimeError("reserve_ids on SQLite must run inside the transaction that inserts the rows")
+        cursor.execute(
+            f"SELECT MAX(n) FROM (SELECT seq AS n FROM sqlite_sequence WHERE name = %s "
+            f"UNION ALL SELECT MAX({qn(pk)}) FROM {qn(table)})",
+            [table],
+        )
+        last = cursor.fetchone()[0] or 0
+    return list(range(last + 1, last + 1 + count))
+
+
 def insert_rows(
     model,
     fields: Sequence[str],

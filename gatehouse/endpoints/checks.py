@@ -43,7 +43,7 @@ from gatehouse.endpoints.models import (
     SourceKind,
     SourceRecord,
 )
-from gatehouse.endpoints.reconcile import ACTIVE_DAYS, WRITTEN, Batch, load_batches
+from gatehouse.endpoints.reconcile import ACTIVE_DAYS, DEVICE_INSERTED, WRITTEN, Batch, load_batches
 
 Check = CheckResult.Check
 _VERSION = re.compile(r"\d+(?:\.\d+)*")
@@ -248,11 +248,11 @@ def check_edr(records, policy: PlatformPolicy, now) -> Outcome:
         return Outcome(Check.EDR_HEALTH, False, "No EDR record")
     window = datetime.timedelta(days=policy.max_agent_age_days)
     current = [r for r in edr if r.last_seen_at and now - r.last_seen_at <= window] or [_newest(edr)]
-    problems = {r.pk: _edr_problems(r) for r in current}
+    problems = [(r, _edr_problems(r)) for r in current]
     infected = any(r.infected for r in current)
-    healthy = [r for r in current if not problems[r.pk]]
+    healthy = [r for r, found in problems if not found]
     if infected or not healthy:
-        return Outcome(Check.EDR_HEALTH, False, "; ".join(p for r in current for p in problems[r.pk]))
+        return Outcome(Check.EDR_HEALTH, False, "; ".join(p for _, found in problems for p in found))
     names = " and ".join(_LABELS.get(r.source, r.source) for r in healthy)
     return Outcome(Check.EDR_HEALTH, True, f"{names} healthy")
 
@@ -379,10 +379,16 @@ def run_checks(
             for name in failing:
                 counts[f"failing_{name}"] += 1
             results += [(device.pk, o.name, o.passed, o.reason[:300], now) for o in outcomes]
+        columns = ["device", "name", "passed", "reason", "checked_at"]
+        if not batch.stored:  # devices the import is creating: inserted whole, with their results
+            with transaction.atomic():
+                stamp = timezone.now()
+                insert_rows(Device, DEVICE_INSERTED, [d.inserted(stamp) for d in devices])
+                insert_rows(CheckResult, columns, results)
+            continue
         with transaction.atomic():
             if unchecked:
                 CheckResult.objects.filter(device_id__in=unchecked).delete()
-            columns = ["device", "name", "passed", "reason", "checked_at"]
             if batch.new:  # a new device's results are inserted: plain rows, no conflict to look for
                 insert_rows(CheckResult, columns, [r for r in results if r[0] in batch.new])
                 results = [r for r in results if r[0] not in batch.new]

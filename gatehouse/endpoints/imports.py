@@ -1,17 +1,25 @@
 """Importing a feed: parsed records in, devices and their source records upserted, then reconciled and checked.
 
 `import_feed` (one feed) and `import_feeds` (a sync's feeds together) are one transaction. Each record is keyed
-by its normalized serial number: a device is created for a serial never seen before, the source's record of the
-device is created or replaced, and a record whose content hash equals the stored one is skipped altogether (no
-write, no reconciliation), so re-importing an unchanged feed costs the parse and one read. Only the devices whose
-records changed are reconciled (`reconcile.Reconciliation`) and checked (`checks.run_checks`), once per call
-whatever the number of feeds; a new device's one audit event (its reconciled fields) comes from the
-reconciliation. Each feed's run is a FeedImport row (counts, state) and one audit event with the counts.
+by its normalized serial number; a record whose content hash equals the stored one is skipped altogether (no
+write, no reconciliation), so re-importing an unchanged feed costs the parse and one read. The others:
+
+- a stored device's record is created or replaced, and the device is then read back, reconciled
+  (`reconcile.Reconciliation`) and checked (`checks.run_checks`), its fields written in one update;
+- a serial no device has yet gets a device id reserved (`core.bulk.reserve_ids`) and its records written with
+  that id; the device itself is built from those records (`reconcile.new_batches`), reconciled and checked the
+  same way, and inserted once, whole (foreign keys are checked at commit). Its one audit event, with its
+  reconciled fields, comes from the reconciliation.
+
+Devices are reconciled and checked once per call, whatever the number of feeds. Each feed's run is a FeedImport
+row (counts, state) and one audit event with the counts.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -21,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.core.bulk import JsonText, bulk_set, insert_rows
+from gatehouse.core.bulk import JsonText, bulk_set, insert_rows, reserve_ids
 from gatehouse.core.permissions import require
 from gatehouse.endpoints.feeds.base import Feed, FeedRecord
 from gatehouse.endpoints.models import Device, FeedImport, Source, SourceRecord
@@ -104,29 +112,6 @@ def _of_serials(qs, serials: list[str], *fields: str) -> Iterator[tuple]:
             yield row
 
 
-def _create_devices(serials: list[str], by_serial: dict[str, FeedRecord]) -> dict[str, int]:
-    """Insert a device per serial with the record's hostname, platform and OS version (the rest at the model's
-    defaults, reconciliation fills them in); returns {serial: id}."""
-    fields = [f for f in Device._meta.concrete_fields if not f.primary_key]
-    stamp = timezone.now()
-    defaults = {f.name: stamp if f.name in ("created", "last_updated") else f.get_default() for f in fields}
-    rows = []
-    for serial in serials:
-        record = by_serial[serial]
-        values = {
-            **defaults,
-            "serial": serial,
-            "hostname": record.hostname,
-            "platform": record.platform,
-            "os_version": record.os_version,
-        }
-        rows.append(tuple(values[f.name] for f in fields))
-    # Inserted plainly (COPY on PostgreSQL), then their ids read back by serial: cheaper than RETURNING, which
-    # on PostgreSQL means a staging table.
-    insert_rows(Device, [f.name for f in fields], rows, batch_size=2000)
-    return dict(_of_serials(Device.objects.all(), serials, "serial", "pk"))
-
-
 FeedInput = tuple[str, "Feed | Iterable[FeedRecord]", str]  # (source, parsed feed or records, origin)
 
 
@@ -201,53 +186,88 @@ def failed_run(
     )
 
 
-def _import(inputs, *, now, user, actor, progress) -> list[FeedImport]:
-    runs, changed, created = [], set(), set()
-    for source, items, warnings, origin in inputs:
-        run, touched, new = _upsert(
-            source, items, warnings, now=now, origin=origin, user=user, progress=progress
-        )
-        runs.append(run)
-        changed |= touched
-        created |= new
-    changed_ids = sorted(changed)
-    if changed_ids:
-        from gatehouse.endpoints import checks, reconcile
+@dataclass
+class _Plan:
+    """One feed's records sorted out before anything is written: which are new, changed or unchanged, and the
+    stored device of each (a device the import creates has none yet)."""
 
-        # Each batch of devices is read once, reconciled, then checked; the checks write both's device fields.
-        # A device created here gets one audit event, with its reconciled fields, from the reconciliation.
-        reconciliation = reconcile.Reconciliation(actor=actor, now=now, defer_writes=True, created=created)
-        checks.run_checks(changed_ids, now=now, batches=reconciliation.batches(changed_ids))
-        # Remediation files desk requests: the worker does it after the commit, so a large import does not wait.
-        from gatehouse.endpoints.remediation import remediate_later
-
-        transaction.on_commit(lambda: remediate_later(changed_ids))
-    return runs
+    source: str
+    items: list[FeedRecord]
+    warnings: list[str]
+    origin: str
+    by_serial: dict[str, FeedRecord]
+    existing: dict[str, tuple[int, int, str]]  # serial -> (record id, device id, content hash)
+    todo: list[str]  # serials whose record is new or changed
+    devices: dict[str, int]  # serial -> stored device id, for the serials of `todo` that have one
 
 
-def _upsert(source, items, warnings, *, now, origin, user, progress) -> tuple[FeedImport, set[int], set[int]]:
-    """Upsert one feed's records; returns its FeedImport, the devices whose records changed and those created."""
+def _plan(source: str, items: list[FeedRecord], warnings: list[str], origin: str) -> _Plan:
     prepared = prepare(items)
     warnings.extend(prepared.warnings)
-    serials = list(prepared.by_serial)
-    existing: dict[str, tuple[int, int, str]] = {}  # serial -> (record id, device id, hash)
+    by_serial = prepared.by_serial
+    serials = list(by_serial)
+    existing: dict[str, tuple[int, int, str]] = {}
     for pk, device_id, serial, digest in _of_serials(
         SourceRecord.objects.filter(source=source), serials, "pk", "device_id", "serial", "content_hash"
     ):
         existing[serial] = (pk, device_id, digest)
-    todo = [s for s in serials if s not in existing or existing[s][2] != prepared.by_serial[s].content_hash]
-    unchanged = len(serials) - len(todo)
-
-    devices: dict[str, int] = {s: existing[s][1] for s in todo if s in existing}
+    todo = [s for s in serials if s not in existing or existing[s][2] != by_serial[s].content_hash]
+    devices = {s: existing[s][1] for s in todo if s in existing}
     missing = [s for s in todo if s not in devices]
     devices.update(_of_serials(Device.objects.all(), missing, "serial", "pk"))
-    new = [s for s in missing if s not in devices]
-    created = _create_devices(new, prepared.by_serial)
-    devices.update(created)
+    return _Plan(source, items, warnings, origin, by_serial, existing, todo, devices)
 
-    to_create, to_update = [], []
-    for serial in progress(todo) if progress else todo:
-        r = prepared.by_serial[serial]
+
+def _import(inputs, *, now, user, actor, progress) -> list[FeedImport]:
+    from gatehouse.endpoints import checks, reconcile
+
+    plans = [_plan(source, items, warnings, origin) for source, items, warnings, origin in inputs]
+    # Devices no feed's serial has yet: their ids are reserved now, their records written with the others, and
+    # the devices themselves inserted once reconciled and checked (one write of each, nothing read back).
+    firsts: dict[str, FeedRecord] = {}
+    for plan in plans:
+        for serial in plan.todo:
+            if serial not in plan.devices and serial not in firsts:
+                firsts[serial] = plan.by_serial[serial]
+    new_ids = dict(zip(firsts, reserve_ids(Device, len(firsts)), strict=True))
+    new_records: dict[int, list[reconcile.RecordRow]] = defaultdict(list)
+    runs, stored = [], set()
+    for plan in plans:
+        run, touched = _write(plan, new_ids, new_records, now=now, user=user, progress=progress)
+        runs.append(run)
+        stored |= touched
+
+    changed_ids = sorted(stored | set(new_ids.values()))
+    if not changed_ids:
+        return runs
+    reconciliation = reconcile.Reconciliation(
+        actor=actor, now=now, defer_writes=True, created=set(new_ids.values())
+    )
+    reconciliation.expect_new(firsts)
+    # Each batch of stored devices is read once, reconciled, then checked; the checks write both's device
+    # fields (and insert the new devices whole). A new device gets one audit event, with its reconciled fields.
+    batches = itertools.chain(
+        reconciliation.batches(sorted(stored)),
+        reconciliation.reconciled(reconcile.new_batches(firsts, new_ids, new_records)),
+    )
+    checks.run_checks(changed_ids, now=now, batches=batches)
+    # Remediation files desk requests: the worker does it after the commit, so a large import does not wait.
+    from gatehouse.endpoints.remediation import remediate_later
+
+    transaction.on_commit(lambda: remediate_later(changed_ids))
+    return runs
+
+
+def _write(plan: _Plan, new_ids, new_records, *, now, user, progress) -> tuple[FeedImport, set[int]]:
+    """Write one feed's new and changed records (a new device's also kept, as rows, for its reconciliation);
+    returns its FeedImport and the stored devices whose records changed."""
+    from gatehouse.endpoints.reconcile import RecordRow
+
+    source, by_serial, existing = plan.source, plan.by_serial, plan.existing
+    to_create, to_update, stored = [], [], set()
+    created = 0
+    for serial in progress(plan.todo) if progress else plan.todo:
+        r = by_serial[serial]
         values = (
             r.external_id,
             serial,
@@ -271,31 +291,45 @@ def _upsert(source, items, warnings, *, now, origin, user, progress) -> tuple[Fe
             to_update.append(
                 SimpleNamespace(pk=existing[serial][0], **dict(zip(RECORD_FIELDS, values, strict=True)))
             )
+            stored.add(existing[serial][1])
+            continue
+        device_id = plan.devices.get(serial)
+        if device_id is None:
+            device_id = new_ids[serial]
+            if not new_records[device_id]:
+                created += 1  # the first feed of this import to bring the device
+            new_records[device_id].append(
+                RecordRow(None, device_id, source, r.hostname, r.owner_email, r.owner_username, r.platform,
+                          r.os_version, r.disk_encrypted, r.infected, r.decommissioned, r.agent_up_to_date,
+                          r.agent_version, r.model_name, r.last_seen_at, now)
+            )  # fmt: skip
         else:
-            to_create.append((devices[serial], source, *values))
+            stored.add(device_id)
+        to_create.append((device_id, source, *values))
     insert_rows(SourceRecord, ["device", "source", *RECORD_FIELDS], to_create, batch_size=2000)
     bulk_set(SourceRecord, to_update, RECORD_FIELDS, batch_size=500)
 
+    unchanged = len(plan.by_serial) - len(plan.todo)
     run = FeedImport.objects.create(
         source=source,
-        origin=origin[:300],
+        origin=plan.origin[:300],
         started_at=now,
         finished_at=timezone.now(),
         state=FeedImport.State.DONE,
-        records=len(items),
+        records=len(plan.items),
         created=len(to_create),
         changed=len(to_update),
         unchanged=unchanged,
         started_by=user,
     )
     counts = {
-        "records": len(items),
+        "records": len(plan.items),
         "created": len(to_create),
         "changed": len(to_update),
         "unchanged": unchanged,
-        "devices_created": len(created),
-        "skipped": len(warnings),
-        "origin": origin[:300],
+        "devices_created": created,
+        "skipped": len(plan.warnings),
+        "origin": plan.origin[:300],
     }
     record_events(
         [
@@ -308,7 +342,7 @@ def _upsert(source, items, warnings, *, now, origin, user, progress) -> tuple[Fe
             )
         ]
     )
-    return run, {devices[s] for s in todo}, set(created.values())
+    return run, stored
 
 
 __all__ = ["failed_run", "import_feed", "import_feeds", "prepare"]

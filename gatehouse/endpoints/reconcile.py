@@ -209,6 +209,25 @@ class DeviceRow:
         for name, value in zip(self.__slots__, values, strict=False):
             setattr(self, name, value)
 
+    @classmethod
+    def fresh(cls, pk: int, serial: str, hostname: str, platform: str, os_version: str) -> DeviceRow:
+        """A device not yet stored: the model's defaults but for these, `host` as the database would give it."""
+        device = cls([_DEVICE_DEFAULTS[name] for name in DEVICE_COLUMNS])
+        device.id, device.serial, device.hostname = pk, serial, hostname
+        device.platform, device.os_version, device.host = platform, os_version, hostname.lower()
+        return device
+
+    def inserted(self, stamp: datetime.datetime) -> tuple:
+        """The row inserting this device writes, in DEVICE_INSERTED's order (created at `stamp`)."""
+        return tuple(
+            stamp
+            if name == "created"
+            else getattr(self, name, None) or stamp
+            if name == "last_updated"
+            else getattr(self, name)
+            for name in DEVICE_INSERTED
+        )
+
     @property
     def pk(self) -> int:
         return self.id
@@ -252,6 +271,8 @@ class Batch:
     deferred: list[DeviceRow] = field(default_factory=list)
     # Devices created by the running import: no check results yet, so the checks insert theirs (no upsert).
     new: set[int] = field(default_factory=set)
+    # False for devices not yet in the database (new_batches): the checks insert them, whole.
+    stored: bool = True
 
 
 _UNKNOWN = object()
@@ -347,6 +368,31 @@ def load_batches(device_ids: Iterable[int] | None) -> Iterator[Batch]:
         yield load_batch(ids)
 
 
+_DEVICE_DEFAULTS = {f.attname: f.get_default() for f in Device._meta.concrete_fields}
+DEVICE_INSERTED = [f.attname for f in Device._meta.concrete_fields]  # DeviceRow.inserted's order
+
+
+def new_batches(
+    firsts: dict[str, object], ids: dict[str, int], records: dict[int, list[RecordRow]]
+) -> Iterator[Batch]:
+    """Batches of devices an import is creating, built from what it read rather than from the database: each at
+    the model's defaults but for the serial, the id reserved for it, and the hostname, platform and OS version of
+    `firsts` (its first feed record), with its records (`records`, by device id) as load_batch gives them."""
+    serials = list(firsts)
+    for start in range(0, len(serials), BATCH):
+        devices, by_device = [], {}
+        for serial in serials[start : start + BATCH]:
+            first, pk = firsts[serial], ids[serial]
+            device = DeviceRow.fresh(pk, serial, first.hostname, first.platform, first.os_version)
+            devices.append(device)
+            by_device[pk] = sorted(records[pk], key=_BY_SOURCE)
+        yield Batch(devices, by_device, stored=False)
+
+
+def _BY_SOURCE(record: RecordRow) -> str:
+    return record.source
+
+
 class _Hostnames:
     """How many devices have each hostname, lower-cased by the database (as a query over every device would count
     them), kept current as reconciliation rewrites hostnames: one query per run instead of one per batch."""
@@ -392,20 +438,40 @@ class Reconciliation:
         self.now = now or timezone.now()
         self.defer_writes = defer_writes
         self.created = created
+        self._unstored_hosts: Counter = Counter()  # hostnames of devices the import has yet to insert
         self.result = ReconcileResult()
         self._people: _People | None = None
         self._hostnames: _Hostnames | None = None
 
+    def expect_new(self, firsts: dict[str, object]) -> None:
+        """Count the hostnames of devices an import will insert (new_batches) as if stored already, so that a
+        hostname is unique only when no device at all, stored or coming, shares it."""
+        self._unstored_hosts.update(first.hostname.lower() for first in firsts.values())
+
     def batches(self, device_ids: Iterable[int] | None) -> Iterator[Batch]:
         """Reconcile the devices batch by batch, yielding each batch (reconciled, and written unless deferred) for
         the checks."""
-        for batch in load_batches(device_ids):
+        return self.reconciled(load_batches(device_ids))
+
+    def reconciled(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        """Reconcile each batch (load_batch's, or new_batches', which the consumer must insert), yielding it."""
+        for batch in batches:
+            if not batch.stored and not self.defer_writes:
+                raise ValueError("devices not yet stored are written by the consumer: use defer_writes")
+            if self._unstored_hosts and self._hostnames is None:
+                self._host_counts()  # now, while none of the coming devices is stored yet
             if self.created:
                 batch.new = {d.pk for d in batch.devices if d.pk in self.created}
             renamed = self.reconcile(batch)
             yield batch
             if renamed and self._hostnames is not None:  # now written: count them under their new hostnames
                 self._hostnames.renamed(renamed)
+
+    def _host_counts(self) -> Counter:
+        if self._hostnames is None:
+            self._hostnames = _Hostnames()
+            self._hostnames.counts.update(self._unstored_hosts)
+        return self._hostnames.counts
 
     def reconcile(self, batch: Batch) -> list[DeviceRow]:
         """Reconcile one batch (in place); returns the devices whose hostname changed."""
@@ -415,9 +481,7 @@ class Reconciliation:
         # Hostname counts among all devices, with this batch's new hostnames in place of its stored ones.
         counts = Counter(v["hostname"].lower() for v in derived.values() if v["hostname"])
         if counts:
-            if self._hostnames is None:
-                self._hostnames = _Hostnames()
-            everyone = self._hostnames.counts
+            everyone = self._host_counts()
             batch_hosts = Counter(d.host for d in devices if d.pk in derived)
             for host in counts:
                 counts[host] += everyone[host] - batch_hosts[host]

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import transaction
 
-from gatehouse.core.bulk import COPY_ABOVE, JsonText, bulk_set, insert_rows
+from gatehouse.core.bulk import COPY_ABOVE, JsonText, bulk_set, insert_rows, reserve_ids
 from gatehouse.endpoints.models import CheckResult, Device, Platform
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +68,17 @@ def test_a_row_of_the_wrong_width_is_refused_and_the_write_rolls_back():
     with pytest.raises(ValueError, match="a row of 2 values for 11 columns"), transaction.atomic():
         insert_rows(Device, FIELDS, [*device_rows(1), ("x", "y")])
     assert not Device.objects.exists()
+
+
+def test_reserved_ids_are_new_and_the_rows_inserted_with_them_keep_them():
+    insert_rows(Device, FIELDS, device_rows(2))
+    highest = Device.objects.order_by("-pk").values_list("pk", flat=True).first()
+    ids = reserve_ids(Device, 3)
+    assert len(set(ids)) == 3 and min(ids) > highest
+    rows = [(pk, *row) for pk, row in zip(ids, device_rows(5)[2:], strict=True)]
+    insert_rows(Device, ["id", *FIELDS], rows)
+    assert sorted(Device.objects.filter(serial__in=[r[3] for r in rows]).values_list("pk", flat=True)) == ids
+    # Later ids, the ORM's included, come after them.
+    assert min(reserve_ids(Device, 2)) > max(ids)
+    assert Device.objects.create(serial="LATER").pk > max(ids)
+    assert reserve_ids(Device, 0) == []
