@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import operator
 import re
 from collections import Counter, defaultdict, namedtuple
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -113,9 +114,17 @@ class _People:
         return next(iter(found)) if len(found) == 1 else None
 
 
+_FLOOR = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+
+
+def _recency(record) -> tuple:
+    return (record.last_seen_at or _FLOOR, record.imported_at or _FLOOR)
+
+
 def _newest_first(records: list[SourceRecord]) -> list[SourceRecord]:
-    floor = datetime.datetime.min.replace(tzinfo=datetime.UTC)
-    return sorted(records, key=lambda r: (r.last_seen_at or floor, r.imported_at or floor), reverse=True)
+    if len(records) < 2:
+        return list(records)
+    return sorted(records, key=_recency, reverse=True)
 
 
 def _first(records: list[SourceRecord], attr: str, empty=("", None)):
@@ -128,7 +137,10 @@ def _first(records: list[SourceRecord], attr: str, empty=("", None)):
 
 def derive_fields(records: list[SourceRecord], now: datetime.datetime) -> dict:
     """The device fields (except the owner) that its records say, newest record first."""
-    ordered = _newest_first(records)
+    return _derive(_newest_first(records), now)
+
+
+def _derive(ordered: list[SourceRecord], now: datetime.datetime) -> dict:
     seen = [r.last_seen_at for r in ordered if r.last_seen_at]
     last_seen = max(seen) if seen else None
     return {
@@ -146,9 +158,15 @@ def match_owner(
     records: list[SourceRecord], people: _People, hostname: str, hostname_unique: bool
 ) -> tuple[int | None, str]:
     """(person id, how) for a device's records: by email, then username, then a unique hostname."""
-    ordered = sorted(
-        _newest_first(records), key=lambda r: SOURCE_KINDS.get(r.source) != SourceKind.MDM
-    )  # stable: MDM records first, each group newest first
+    return _match(_newest_first(records), people, hostname, hostname_unique)
+
+
+def _match(
+    newest_first: list[SourceRecord], people: _People, hostname: str, hostname_unique: bool
+) -> tuple[int | None, str]:
+    # MDM records first, each group newest first.
+    ordered = [r for r in newest_first if SOURCE_KINDS.get(r.source) == SourceKind.MDM]
+    ordered += [r for r in newest_first if SOURCE_KINDS.get(r.source) != SourceKind.MDM]
     for record in ordered:
         pk = people.by_email.get((record.owner_email or "").strip().lower())
         if pk is not None and record.owner_email:
@@ -218,15 +236,8 @@ class DeviceRow:
         return device
 
     def inserted(self, stamp: datetime.datetime) -> tuple:
-        """The row inserting this device writes, in DEVICE_INSERTED's order (created at `stamp`)."""
-        return tuple(
-            stamp
-            if name == "created"
-            else getattr(self, name, None) or stamp
-            if name == "last_updated"
-            else getattr(self, name)
-            for name in DEVICE_INSERTED
-        )
+        """The row inserting this device writes, in DEVICE_INSERTED's order (created and updated at `stamp`)."""
+        return (*_INSERTED_FROM_ROW(self), stamp, stamp)
 
     @property
     def pk(self) -> int:
@@ -369,7 +380,13 @@ def load_batches(device_ids: Iterable[int] | None) -> Iterator[Batch]:
 
 
 _DEVICE_DEFAULTS = {f.attname: f.get_default() for f in Device._meta.concrete_fields}
-DEVICE_INSERTED = [f.attname for f in Device._meta.concrete_fields]  # DeviceRow.inserted's order
+# What inserting a new device writes (DeviceRow.inserted): every field, the two timestamps last.
+_STAMPS = ("created", "last_updated")
+DEVICE_INSERTED = [
+    *(f.attname for f in Device._meta.concrete_fields if f.name not in _STAMPS),
+    *_STAMPS,
+]
+_INSERTED_FROM_ROW = operator.attrgetter(*DEVICE_INSERTED[: -len(_STAMPS)])
 
 
 def new_batches(
@@ -385,12 +402,11 @@ def new_batches(
             first, pk = firsts[serial], ids[serial]
             device = DeviceRow.fresh(pk, serial, first.hostname, first.platform, first.os_version)
             devices.append(device)
-            by_device[pk] = sorted(records[pk], key=_BY_SOURCE)
+            by_device[pk] = sorted(records[pk], key=_SOURCE)  # SourceRecord's ordering, as load_batch's
         yield Batch(devices, by_device, stored=False)
 
 
-def _BY_SOURCE(record: RecordRow) -> str:
-    return record.source
+_SOURCE = operator.attrgetter("source")
 
 
 class _Hostnames:
@@ -477,7 +493,8 @@ class Reconciliation:
         """Reconcile one batch (in place); returns the devices whose hostname changed."""
         now, result = self.now, self.result
         devices, records = batch.devices, batch.records
-        derived = {d.pk: derive_fields(records[d.pk], now) for d in devices if records.get(d.pk)}
+        newest = {d.pk: _newest_first(records[d.pk]) for d in devices if records.get(d.pk)}
+        derived = {pk: _derive(ordered, now) for pk, ordered in newest.items()}
         # Hostname counts among all devices, with this batch's new hostnames in place of its stored ones.
         counts = Counter(v["hostname"].lower() for v in derived.values() if v["hostname"])
         if counts:
@@ -497,7 +514,7 @@ class Reconciliation:
                 continue  # no records: nothing says anything about it
             result.devices += 1
             host = values["hostname"]
-            owner_id, how = match_owner(records[device.pk], people, host, counts[host.lower()] == 1)
+            owner_id, how = _match(newest[device.pk], people, host, counts[host.lower()] == 1)
             values.update(owner_id=owner_id, owner_match=how)
             result.owners[how or "none"] += 1
             old = {
@@ -553,6 +570,7 @@ class Reconciliation:
 
 _KEPT_BLANK = {"serial", "hostname", "platform", "os_version"}  # shown in a creation event even when blank
 _CREATION = [(key, attname) for key, attname in _SNAPSHOT if key not in DERIVED]
+_JSON_NATIVE = {str, int, bool, type(None)}  # json_safe returns these as they are
 
 
 def _creation(device: DeviceRow) -> EventDraft:
@@ -562,7 +580,7 @@ def _creation(device: DeviceRow) -> EventDraft:
     for key, attname in _CREATION:
         value = getattr(device, attname)
         if key in _KEPT_BLANK or (value is not None and value != ""):
-            changes[key] = [None, json_safe(value)]
+            changes[key] = [None, value if type(value) in _JSON_NATIVE else json_safe(value)]
     return EventDraft(
         action=AuditAction.CREATE,
         object_type=_DEVICE_LABEL,
