@@ -261,7 +261,7 @@ def _import(inputs, *, now, user, actor, progress) -> list[FeedImport]:
 def _write(plan: _Plan, new_ids, new_records, *, now, user, progress) -> tuple[FeedImport, set[int]]:
     """Write one feed's new and changed records (a new device's also kept, as rows, for its reconciliation);
     returns its FeedImport and the stored devices whose records changed."""
-    from gatehouse.endpoints.reconcile import RecordRow
+    from gatehouse.endpoints.reconcile import record_row
 
     source, by_serial, existing = plan.source, plan.by_serial, plan.existing
     to_create, to_update, stored = [], [], set()
@@ -298,11 +298,7 @@ def _write(plan: _Plan, new_ids, new_records, *, now, user, progress) -> tuple[F
             device_id = new_ids[serial]
             if not new_records[device_id]:
                 created += 1  # the first feed of this import to bring the device
-            new_records[device_id].append(
-                RecordRow(None, device_id, source, r.hostname, r.owner_email, r.owner_username, r.platform,
-                          r.os_version, r.disk_encrypted, r.infected, r.decommissioned, r.agent_up_to_date,
-                          r.agent_version, r.model_name, r.last_seen_at, now)
-            )  # fmt: skip
+            new_records[device_id].append(record_row(r, device_id, source, now))
         else:
             stored.add(device_id)
         to_create.append((device_id, source, *values))

@@ -272,6 +272,14 @@ RECORD_COLUMNS = (
 
 # A source record without its raw content, read-only.
 RecordRow = namedtuple("RecordRow", RECORD_COLUMNS)
+_FEED_FIELDS = operator.attrgetter(
+    *RECORD_COLUMNS[3:-1]
+)  # hostname .. last_seen_at, as a FeedRecord names them
+
+
+def record_row(record, device_id: int, source: str, imported_at: datetime.datetime) -> RecordRow:
+    """The RecordRow of a feed record being imported (no primary key yet), as load_batch would read it back."""
+    return RecordRow(None, device_id, source, *_FEED_FIELDS(record), imported_at)
 
 
 @dataclass
