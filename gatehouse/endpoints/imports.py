@@ -36,24 +36,9 @@ from gatehouse.endpoints.models import Device, FeedImport, Source, SourceRecord
 
 CHUNK = 2000
 WHOLE_TABLE_ABOVE = 10_000  # serials: above this, a lookup by serial reads the whole table (see _of_serials)
-RECORD_FIELDS = (
-    "external_id",
-    "serial",
-    "hostname",
-    "owner_email",
-    "owner_username",
-    "platform",
-    "os_version",
-    "disk_encrypted",
-    "infected",
-    "decommissioned",
-    "agent_up_to_date",
-    "agent_version",
-    "model_name",
-    "last_seen_at",
-    "imported_at",
-    "content_hash",
-    "raw",
+# What an import writes of a record, in SourceRecord's field order (the values tuple in _write follows it).
+RECORD_FIELDS = tuple(
+    f.name for f in SourceRecord._meta.concrete_fields if f.name not in ("id", "device", "source")
 )
 
 Progress = Callable[[Iterable[Any]], Iterable[Any]]

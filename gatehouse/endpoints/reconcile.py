@@ -250,23 +250,17 @@ class DeviceRow:
         return _PLATFORM_LABELS.get(self.platform, self.platform)
 
 
+# What reconciliation and the checks read of a record: its keys, then SourceRecord's fields in their order but
+# for the serial, external id, hash and raw content.
 RECORD_COLUMNS = (
     "pk",
     "device_id",
     "source",
-    "hostname",
-    "owner_email",
-    "owner_username",
-    "platform",
-    "os_version",
-    "disk_encrypted",
-    "infected",
-    "decommissioned",
-    "agent_up_to_date",
-    "agent_version",
-    "model_name",
-    "last_seen_at",
-    "imported_at",
+    *(
+        f.attname
+        for f in SourceRecord._meta.concrete_fields
+        if f.name not in ("id", "device", "source", "external_id", "serial", "content_hash", "raw")
+    ),
 )
 
 
