@@ -32,6 +32,13 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_encode_str = json.encoder.encode_basestring  # a str as _canonical encodes it (ensure_ascii off), in C
+
+
+def _string(value: Any) -> str:
+    return _encode_str(value) if type(value) is str else _canonical(value)
+
+
 def event_payload(values: dict[str, Any]) -> str:
     """The event's content in a canonical JSON form (the hash input after the previous hash)."""
     return _canonical(
@@ -154,38 +161,60 @@ def record_events(drafts: Sequence[EventDraft]) -> int:
         "source": ctx.source,
         "request_id": ctx.request_id,
     }
-    rows = [
-        {
-            **common,
-            "action": d.action,
-            "object_type": d.object_type,
-            "object_id": d.object_id,
-            "object_repr": d.object_repr,
-            "changes": d.changes,
-        }
-        for d in drafts
-    ]
     with connection.cursor() as cursor:
-        if len(rows) == 1:
-            _append_one(cursor, rows[0])
+        if len(drafts) == 1:
+            d = drafts[0]
+            _append_one(
+                cursor,
+                {
+                    **common,
+                    "action": d.action,
+                    "object_type": d.object_type,
+                    "object_id": d.object_id,
+                    "object_repr": d.object_repr,
+                    "changes": d.changes,
+                },
+            )
             return 1
-        # Many events (an import): hash them here and append them in one bulk write (executemany on SQLite,
-        # COPY on PostgreSQL); the trigger advances the head.
-        prev = _lock_head(cursor)
-        events = []
-        # event_payload's JSON, put together from parts: what every event of the batch shares is encoded once,
-        # and each event's changes once, for both its hash and its column.
-        head = _canonical([common["timestamp"].isoformat(), common["actor_id"], common["actor_label"],
-                           common["source"]])[:-1]  # fmt: skip
-        tail = f",{_canonical(common['request_id'])}]"
-        for row in rows:
-            changes = _canonical(row["changes"])
-            middle = _canonical([row["action"], row["object_type"], row["object_id"], row["object_repr"]])
-            digest = sha256_hex(f"{prev}{head},{middle[1:-1]},{changes}{tail}")
-            values = (*(row[c] for c in _VALUE_COLUMNS[:8]), JsonText(changes), row["request_id"])
-            events.append((*values, prev, digest))
-            prev = digest
-    insert_rows(AuditEvent, _INSERT_COLUMNS, events, batch_size=2000)
+        return _append_batch(cursor, common, drafts)
+
+
+def _append_batch(cursor, common: dict[str, Any], drafts: Sequence[EventDraft]) -> int:
+    """Many events (an import): hashed here and appended in one bulk write (executemany on SQLite, COPY on
+    PostgreSQL). The head moves once, to the last of them: by the statement-level trigger on PostgreSQL, here on
+    SQLite, whose row-level trigger skips a batch's rows (audit migration 0006)."""
+    prev = _lock_head(cursor)
+    events = []
+    # event_payload's JSON, put together from parts: what every event of the batch shares is encoded once, each
+    # event's changes once (for both its hash and its column), and its strings by the encoder json.dumps uses.
+    timestamp, actor_id, actor_label = common["timestamp"], common["actor_id"], common["actor_label"]
+    source, request_id = common["source"], common["request_id"]
+    head = _canonical([timestamp.isoformat(), actor_id, actor_label, source])[:-1]
+    tail = f",{_canonical(request_id)}]"
+    encoded: dict[str, str] = {}  # the few actions and object types, encoded once
+    for d in drafts:
+        changes = _canonical(d.changes)
+        action = encoded.get(d.action) or encoded.setdefault(d.action, _string(d.action))
+        kind = encoded.get(d.object_type) or encoded.setdefault(d.object_type, _string(d.object_type))
+        payload = f"{head},{action},{kind},{_string(d.object_id)},{_string(d.object_repr)},{changes}{tail}"
+        digest = sha256_hex(prev + payload)
+        events.append((timestamp, actor_id, actor_label, source, d.action, d.object_type, d.object_id,
+                       d.object_repr, JsonText(changes), request_id, prev, digest))  # fmt: skip
+        prev = digest
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        connection.gatehouse_audit_batch = True
+    try:
+        insert_rows(AuditEvent, _INSERT_COLUMNS, events, batch_size=2000)
+    finally:
+        if sqlite:
+            connection.gatehouse_audit_batch = False
+    if sqlite:
+        cursor.execute(
+            f"UPDATE {_HEAD_TABLE} SET last_event_id = (SELECT MAX(id) FROM {_EVENT_TABLE}), last_hash = %s, "
+            "event_count = event_count + %s WHERE id = 1",
+            [prev, len(events)],
+        )
     return len(events)
 
 

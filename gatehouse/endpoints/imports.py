@@ -29,7 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.core.bulk import JsonText, bulk_set, insert_rows, reserve_ids
+from gatehouse.core.bulk import JsonText, bulk_set, insert_rows, paused_cycle_collection, reserve_ids
 from gatehouse.core.permissions import require
 from gatehouse.endpoints.feeds.base import Feed, FeedRecord
 from gatehouse.endpoints.models import Device, FeedImport, Source, SourceRecord
@@ -117,6 +117,7 @@ def import_feed(
     return import_feeds([(source, records, origin)], actor=actor, now=now, progress=progress)[0]
 
 
+@paused_cycle_collection
 def import_feeds(
     feeds: Sequence[FeedInput],
     *,

@@ -49,7 +49,7 @@ class Device(ChangeLoggedModel):
     serial = models.CharField(
         max_length=100, unique=True, help_text="Normalized: upper case, no spaces or dashes."
     )
-    hostname = models.CharField(max_length=255, blank=True, db_index=True)
+    hostname = models.CharField(max_length=255, blank=True)  # indexed in Meta: no LIKE index on PostgreSQL
     platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.OTHER)
     os_version = models.CharField(max_length=50, blank=True)
     model = models.CharField(max_length=200, blank=True)
@@ -74,7 +74,10 @@ class Device(ChangeLoggedModel):
 
     class Meta:
         ordering = ["hostname", "serial"]
-        indexes = [models.Index(fields=["platform", "is_active"], name="endpoints_device_platform_idx")]
+        indexes = [
+            models.Index(fields=["platform", "is_active"], name="endpoints_device_platform_idx"),
+            models.Index(fields=["hostname"], name="endpoints_device_hostname_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.hostname or self.serial
@@ -213,7 +216,12 @@ class CheckResult(models.Model):
     class Meta:
         ordering = ["device", "name"]
         constraints = [models.UniqueConstraint(fields=["device", "name"], name="endpoints_check_unique")]
-        indexes = [models.Index(fields=["name", "passed"], name="endpoints_check_passed_idx")]
+        # Only the failing results: what the "failing check" filter and remediation look up, a tenth of the rows.
+        indexes = [
+            models.Index(
+                fields=["name"], condition=models.Q(passed=False), name="endpoints_check_failing_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.device}: {self.name} {'pass' if self.passed else 'fail'}"

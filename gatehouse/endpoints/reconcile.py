@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.core.bulk import bulk_set
+from gatehouse.core.bulk import bulk_set, paused_cycle_collection
 from gatehouse.core.models import json_safe
 from gatehouse.core.permissions import require
 from gatehouse.directory.models import Person
@@ -592,6 +592,7 @@ def _creation(device: DeviceRow) -> EventDraft:
     )
 
 
+@paused_cycle_collection
 def reconcile_devices(
     device_ids: Iterable[int] | None = None, *, actor, now: datetime.datetime | None = None
 ) -> ReconcileResult:

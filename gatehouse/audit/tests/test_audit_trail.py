@@ -3,7 +3,8 @@ import itertools
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from gatehouse.audit.models import AuditChainHead, AuditEvent
 from gatehouse.audit.services import GENESIS_HASH, EventDraft, record_events, verify_chain
@@ -93,8 +94,8 @@ def test_a_batch_hashes_what_verification_reads_back():
 
 def test_a_large_batch_advances_the_head_to_its_last_event():
     """Written in one bulk write (COPY on PostgreSQL, executemany on SQLite): on PostgreSQL the head moves once
-    per statement (migration 0005), on SQLite once per row; either way it ends on the last event with the full
-    count."""
+    per statement (migration 0005), on SQLite once for the batch, its row-level trigger skipping the batch's rows
+    (migration 0006); either way it ends on the last event with the full count."""
     make_people(2)
     drafts = [EventDraft("update", "x.y", str(i), f"Y{i}", {"n": [i, i + 1]}) for i in range(1201)]
     record_events(drafts)
@@ -115,6 +116,39 @@ def test_the_head_trigger_is_statement_level_on_postgresql():
             "WHERE trigger_name = 'audit_event_advances_head'"
         )
         assert {row[0] for row in cursor.fetchall()} == {"STATEMENT"}
+
+
+def test_on_sqlite_only_a_batch_append_skips_the_row_level_head_trigger(monkeypatch):
+    """The trigger skips rows only while record_events writes a batch: the flag is off after it (after a failed
+    one too), so any other insert still advances the head row by row."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the batch flag is SQLite's (PostgreSQL's trigger is statement-level)")
+    drafts = [EventDraft("update", "x.y", str(i), "Y", {"n": [i, i + 1]}) for i in range(3)]
+    record_events(drafts)
+    assert connection.gatehouse_audit_batch is False
+
+    def fail(*args, **kwargs):
+        assert connection.gatehouse_audit_batch is True
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("gatehouse.audit.services.insert_rows", fail)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record_events(drafts)
+    monkeypatch.undo()
+    assert connection.gatehouse_audit_batch is False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gatehouse_audit_batch()")
+        assert cursor.fetchone()[0] == 0
+    AuditEvent.objects.create(
+        timestamp=timezone.now(), actor_label="x", source="cli", action="create", object_type="x.y",
+        object_id="9", object_repr="Y", changes={}, prev_hash="0" * 64, hash="1" * 64,
+    )  # fmt: skip
+    head = AuditChainHead.objects.get()
+    assert (head.last_event_id, head.last_hash, head.event_count) == (
+        AuditEvent.objects.latest("id").pk,
+        "1" * 64,
+        4,
+    )
 
 
 def test_the_audit_trail_can_be_switched_off_for_a_block():
