@@ -6,17 +6,11 @@ from django.db.models.signals import post_migrate
 
 
 def _register_sqlite_functions(sender, connection, **kwargs) -> None:
-    if connection.vendor != "sqlite":
-        return
     # The audit chain's single-event append hashes inside the database (see audit.services._append_sql).
-    connection.connection.create_function(
-        "gatehouse_sha256", 1, lambda text: hashlib.sha256(text.encode()).hexdigest(), deterministic=True
-    )
-    # 1 while record_events writes a batch, which advances the chain head itself (migration 0006).
-    connection.gatehouse_audit_batch = False
-    connection.connection.create_function(
-        "gatehouse_audit_batch", 0, lambda: int(connection.gatehouse_audit_batch), deterministic=False
-    )
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "gatehouse_sha256", 1, lambda text: hashlib.sha256(text.encode()).hexdigest(), deterministic=True
+        )
 
 
 def _ensure_chain_head(sender=None, using: str = "default", **kwargs) -> None:

@@ -19,12 +19,15 @@ import datetime
 import functools
 import gc
 import operator
+import queue
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 
 SQLITE_MAX_PARAMS = 32766  # SQLite 3.32+
 COPY_ABOVE = (
@@ -59,6 +62,133 @@ def paused_cycle_collection(function):
             return function(*args, **kwargs)
 
     return wrapper
+
+
+class WriteBehind:
+    """PostgreSQL: plain inserts (`insert_rows` without conflict or returning) sent by a second thread, on the
+    same connection and in the same transaction, while this one goes on computing. The rows are turned into COPY
+    data here; the thread only sends it and waits for the server, without the GIL, so the server's work (parsing,
+    indexes) runs on the other core beside the import's Python instead of after it (decision 0008).
+
+    Order and safety: the thread runs its writes one at a time, in the order given. Any other statement this
+    thread runs through Django while the writer is open first waits until the writer is idle (an execute
+    wrapper), so a read sees every write queued before it and the connection is never used by both at once. The
+    first failed write stops the writer; its error is raised here at the next insert, statement or the block's
+    end, and the transaction rolls back as for any error. Open one with `write_behind()`."""
+
+    _STOP = object()
+
+    def __init__(self, connection):
+        from psycopg._copy_base import TextFormatter  # psycopg's own COPY row formatter (C), used here
+        from psycopg.adapt import Transformer
+
+        self.connection = connection
+        self._formatter = lambda: TextFormatter(Transformer(connection.connection))
+        self.jobs: queue.Queue = queue.Queue(maxsize=6)  # a few batches ahead at most: memory stays flat
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.audit_head: str | None = (
+            None  # the chain head after this transaction's last batch (audit.services)
+        )
+        self.thread = threading.Thread(target=self._run, name="gatehouse-write-behind", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                if job is self._STOP:
+                    return
+                if self.error is None and not self.cancelled:
+                    with self.connection.wrap_database_errors:
+                        job(self.connection.connection)
+            except BaseException as exc:  # handed to the other thread, which raises it
+                self.error = exc
+            finally:
+                self.jobs.task_done()
+
+    def copy(self, table: str, columns: list[str], rows: Iterable[Sequence]) -> None:
+        """Queue a COPY of the rows (already adapted), formatted now."""
+        self._raise()
+        formatter = self._formatter()
+        chunks = [formatter.write_row(row) for row in rows]  # a full buffer's worth now and then, else b""
+        chunks.append(formatter.end())
+        data = b"".join(chunks)
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+
+        def job(dbapi) -> None:
+            with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
+                copy.write(data)
+
+        self.jobs.put(job)
+
+    def wait(self) -> None:
+        """Until every queued write is done; raises the first that failed."""
+        self.jobs.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            self.cancelled = True
+            raise error
+
+    def _barrier(self, execute, sql, params, many, context):
+        self.wait()
+        return execute(sql, params, many, context)
+
+
+def active_writer(connection) -> WriteBehind | None:
+    return getattr(connection, "gatehouse_write_behind", None)
+
+
+# While a writer is open, the interpreter offers the GIL to the other thread this often (5 ms by default): its
+# few Python steps per write then wait a fraction of a millisecond for the computing thread, not 5 ms each. The
+# setting is the process's: the first writer to open sets it, the last to close puts the old one back.
+_SWITCH_INTERVAL = 0.0005
+_switch_lock = threading.Lock()
+_switch_users = [0, 0.0]  # open writers, the interval before the first
+
+
+def _shorter_switch_interval(on: bool) -> None:
+    with _switch_lock:
+        if on:
+            if _switch_users[0] == 0:
+                _switch_users[1] = sys.getswitchinterval()
+                sys.setswitchinterval(min(_switch_users[1], _SWITCH_INTERVAL))
+            _switch_users[0] += 1
+        else:
+            _switch_users[0] -= 1
+            if _switch_users[0] == 0:
+                sys.setswitchinterval(_switch_users[1])
+
+
+@contextmanager
+def write_behind(using: str = DEFAULT_DB_ALIAS) -> Iterator[WriteBehind | None]:
+    """Open a WriteBehind on a PostgreSQL connection for the block, inside its transaction (on SQLite, whose
+    writes need the GIL row by row, nothing: inserts are written as they come). Every write is done, or the first
+    failure raised, when the block ends. Nested blocks share the open writer."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or active_writer(connection) is not None:
+        yield active_writer(connection)
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("write_behind runs inside the transaction its writes belong to")
+    writer = WriteBehind(connection)
+    _shorter_switch_interval(True)
+    writer.thread.start()
+    connection.gatehouse_write_behind = writer
+    try:
+        with connection.execute_wrapper(writer._barrier):
+            yield writer
+            writer.wait()
+    except BaseException:
+        writer.cancelled = True  # the transaction rolls back: the writes still queued are dropped
+        raise
+    finally:
+        connection.gatehouse_write_behind = None
+        writer.jobs.put(WriteBehind._STOP)
+        writer.thread.join()
+        _shorter_switch_interval(False)
 
 
 class JsonText(str):
@@ -132,6 +262,9 @@ def _prepare(adapters: list[Callable[[Any], Any]], rows: Iterable[Sequence]) -> 
 
 
 def _copy(cursor, table: str, columns: list[str], rows: Iterable[Sequence]) -> None:
+    writer = active_writer(cursor.db)
+    if writer is not None:  # a raw COPY bypasses the execute wrapper: wait for the writer here
+        writer.wait()
     with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -217,6 +350,14 @@ def insert_rows(
     if returning:
         suffix += " RETURNING " + ", ".join(qn(meta.get_field(name).column) for name in returning)
     table = qn(meta.db_table)
+    writer = active_writer(connection)
+    if writer is not None:
+        if not suffix:  # one COPY per batch: what waits in the writer's queue stays a few batches' worth
+            names = [qn(f.column) for f in concrete]
+            for start in range(0, len(rows), batch_size):
+                writer.copy(table, names, _prepare(adapters, rows[start : start + batch_size]))
+            return []
+        writer.wait()
     out: list[tuple] = []
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(rows) > COPY_ABOVE:

@@ -382,7 +382,8 @@ def run_checks(
             results += [(device.pk, o.name, o.passed, o.reason[:300], now) for o in outcomes]
         columns = ["device", "name", "passed", "reason", "checked_at"]
         if not batch.stored:  # devices the import is creating: inserted whole, with their results
-            with transaction.atomic():
+            # In the import's transaction, without a savepoint (which would wait for its write-behind).
+            with transaction.atomic(savepoint=False):
                 stamp = timezone.now()
                 insert_rows(Device, DEVICE_INSERTED, [d.inserted(stamp) for d in devices])
                 insert_rows(CheckResult, columns, results)

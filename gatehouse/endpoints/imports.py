@@ -29,7 +29,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.core.bulk import JsonText, bulk_set, insert_rows, paused_cycle_collection, reserve_ids
+from gatehouse.core.bulk import (
+    JsonText,
+    bulk_set,
+    insert_rows,
+    paused_cycle_collection,
+    reserve_ids,
+    write_behind,
+)
 from gatehouse.core.permissions import require
 from gatehouse.endpoints.feeds.base import Feed, FeedRecord
 from gatehouse.endpoints.models import Device, FeedImport, Source, SourceRecord
@@ -82,13 +89,13 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _of_serials(qs, serials: list[str], *fields: str) -> Iterator[tuple]:
-    """`qs.values_list(*fields)` of the rows whose serial is one of `serials`: filtered in chunks for a small
-    feed; for a large one, every row read and filtered here (a full feed meets most of the table, and reading
-    it is cheaper than thousands of IN lists)."""
+def _of_serials(qs, serials: list[str], *fields: str, lookup: str = "serial__in") -> Iterator[tuple]:
+    """`qs.values_list(*fields)` of the rows whose serial is one of `serials`: filtered in chunks (by `lookup`)
+    for a small feed; for a large one, every row read and filtered here (a full feed meets most of the table, and
+    reading it is cheaper than thousands of IN lists)."""
     if len(serials) < WHOLE_TABLE_ABOVE:
         for chunk in _chunks(serials):
-            yield from qs.filter(serial__in=chunk).values_list(*fields)
+            yield from qs.filter(**{lookup: chunk}).values_list(*fields)
         return
     wanted = set(serials)
     at = fields.index("serial")
@@ -193,8 +200,12 @@ def _plan(source: str, items: list[FeedRecord], warnings: list[str], origin: str
     by_serial = prepared.by_serial
     serials = list(by_serial)
     existing: dict[str, tuple[int, int, str]] = {}
+    # A record's serial is its device's: found through the device's unique serial and the (device, source) key.
     for pk, device_id, serial, digest in _of_serials(
-        SourceRecord.objects.filter(source=source), serials, "pk", "device_id", "serial", "content_hash"
+        SourceRecord.objects.filter(source=source),
+        serials,
+        *("pk", "device_id", "serial", "content_hash"),
+        lookup="device__serial__in",
     ):
         existing[serial] = (pk, device_id, digest)
     todo = [s for s in serials if s not in existing or existing[s][2] != by_serial[s].content_hash]
@@ -217,36 +228,53 @@ def _import(inputs, *, now, user, actor, progress) -> list[FeedImport]:
                 firsts[serial] = plan.by_serial[serial]
     new_ids = dict(zip(firsts, reserve_ids(Device, len(firsts)), strict=True))
     new_records: dict[int, list[reconcile.RecordRow]] = defaultdict(list)
-    runs, stored = [], set()
-    for plan in plans:
-        run, touched = _write(plan, new_ids, new_records, now=now, user=user, progress=progress)
-        runs.append(run)
-        stored |= touched
-
-    changed_ids = sorted(stored | set(new_ids.values()))
-    if not changed_ids:
-        return runs
+    if not any(plan.todo for plan in plans):  # unchanged feeds: nothing to write, reconcile or check
+        empty = _Written(0, 0, 0, set())
+        return [_record_run(plan, empty, now=now, user=user) for plan in plans]
     reconciliation = reconcile.Reconciliation(
         actor=actor, now=now, defer_writes=True, created=set(new_ids.values())
     )
-    reconciliation.expect_new(firsts)
-    # Each batch of stored devices is read once, reconciled, then checked; the checks write both's device
-    # fields (and insert the new devices whole). A new device gets one audit event, with its reconciled fields.
-    batches = itertools.chain(
-        reconciliation.batches(sorted(stored)),
-        reconciliation.reconciled(reconcile.new_batches(firsts, new_ids, new_records)),
-    )
-    checks.run_checks(changed_ids, now=now, batches=batches)
-    # Remediation files desk requests: the worker does it after the commit, so a large import does not wait.
-    from gatehouse.endpoints.remediation import remediate_later
+    reconciliation.preload()  # people and hostnames read now, before the writes begin
+    # On PostgreSQL the inserts are sent by a second thread (core.bulk.WriteBehind) while this one goes on: the
+    # records while the first batches are reconciled and checked, each batch's devices, results and events while
+    # the next is. Each feed's run (a FeedImport and its event) is recorded last, with its counts.
+    written: list[_Written] = []
+    with write_behind():
+        for plan in plans:
+            written.append(_write(plan, new_ids, new_records, now=now, progress=progress))
+        stored = set().union(*(w.stored for w in written))
+        reconciliation.expect_new(firsts)
+        changed_ids = sorted(stored | set(new_ids.values()))
+        if changed_ids:
+            # Each batch of stored devices is read once, reconciled, then checked; the checks write both's device
+            # fields (and insert the new devices whole). A new device gets one audit event, with its reconciled
+            # fields.
+            batches = itertools.chain(
+                reconciliation.batches(sorted(stored)),
+                reconciliation.reconciled(reconcile.new_batches(firsts, new_ids, new_records)),
+            )
+            checks.run_checks(changed_ids, now=now, batches=batches)
+    runs = [_record_run(plan, w, now=now, user=user) for plan, w in zip(plans, written, strict=True)]
+    if changed_ids:
+        # Remediation files desk requests: the worker does it after the commit, so a large import does not wait.
+        from gatehouse.endpoints.remediation import remediate_later
 
-    transaction.on_commit(lambda: remediate_later(changed_ids))
+        transaction.on_commit(lambda: remediate_later(changed_ids))
     return runs
 
 
-def _write(plan: _Plan, new_ids, new_records, *, now, user, progress) -> tuple[FeedImport, set[int]]:
-    """Write one feed's new and changed records (a new device's also kept, as rows, for its reconciliation);
-    returns its FeedImport and the stored devices whose records changed."""
+@dataclass
+class _Written:
+    """What writing one feed's records did."""
+
+    created: int  # records
+    changed: int
+    devices_created: int  # devices this feed was the first of the import to bring
+    stored: set[int]  # the stored devices whose records changed
+
+
+def _write(plan: _Plan, new_ids, new_records, *, now, progress) -> _Written:
+    """Write one feed's new and changed records (a new device's also kept, as rows, for its reconciliation)."""
     from gatehouse.endpoints.reconcile import record_row
 
     source, by_serial, existing = plan.source, plan.by_serial, plan.existing
@@ -288,28 +316,32 @@ def _write(plan: _Plan, new_ids, new_records, *, now, user, progress) -> tuple[F
         else:
             stored.add(device_id)
         to_create.append((device_id, source, *values))
-    insert_rows(SourceRecord, ["device", "source", *RECORD_FIELDS], to_create, batch_size=2000)
+    insert_rows(SourceRecord, ["device", "source", *RECORD_FIELDS], to_create, batch_size=10_000)
     bulk_set(SourceRecord, to_update, RECORD_FIELDS, batch_size=500)
+    return _Written(len(to_create), len(to_update), created, stored)
 
+
+def _record_run(plan: _Plan, written: _Written, *, now, user) -> FeedImport:
+    """The feed's FeedImport (done, with its counts) and its audit event."""
     unchanged = len(plan.by_serial) - len(plan.todo)
     run = FeedImport.objects.create(
-        source=source,
+        source=plan.source,
         origin=plan.origin[:300],
         started_at=now,
         finished_at=timezone.now(),
         state=FeedImport.State.DONE,
         records=len(plan.items),
-        created=len(to_create),
-        changed=len(to_update),
+        created=written.created,
+        changed=written.changed,
         unchanged=unchanged,
         started_by=user,
     )
     counts = {
         "records": len(plan.items),
-        "created": len(to_create),
-        "changed": len(to_update),
+        "created": written.created,
+        "changed": written.changed,
         "unchanged": unchanged,
-        "devices_created": created,
+        "devices_created": written.devices_created,
         "skipped": len(plan.warnings),
         "origin": plan.origin[:300],
     }
@@ -324,7 +356,7 @@ def _write(plan: _Plan, new_ids, new_records, *, now, user, progress) -> tuple[F
             )
         ]
     )
-    return run, stored
+    return run
 
 
 __all__ = ["failed_run", "import_feed", "import_feeds", "prepare"]

@@ -230,7 +230,8 @@ class DeviceRow:
     @classmethod
     def fresh(cls, pk: int, serial: str, hostname: str, platform: str, os_version: str) -> DeviceRow:
         """A device not yet stored: the model's defaults but for these, `host` as the database would give it."""
-        device = cls([_DEVICE_DEFAULTS[name] for name in DEVICE_COLUMNS])
+        device = cls(_FRESH)
+        hostname = hostname or ""  # a record the database will refuse says None: fail there, not here
         device.id, device.serial, device.hostname = pk, serial, hostname
         device.platform, device.os_version, device.host = platform, os_version, hostname.lower()
         return device
@@ -382,6 +383,7 @@ def load_batches(device_ids: Iterable[int] | None) -> Iterator[Batch]:
 
 
 _DEVICE_DEFAULTS = {f.attname: f.get_default() for f in Device._meta.concrete_fields}
+_FRESH = tuple(_DEVICE_DEFAULTS[name] for name in DEVICE_COLUMNS)  # DeviceRow.fresh's starting values
 # What inserting a new device writes (DeviceRow.inserted): every field, the two timestamps last.
 _STAMPS = ("created", "last_updated")
 DEVICE_INSERTED = [
@@ -423,13 +425,18 @@ class _Hostnames:
         for row in rows:
             self.counts[row["host"]] += row["n"]
 
-    def renamed(self, devices: list[DeviceRow]) -> None:
-        """After `devices` were written with new hostnames: count them under their new ones."""
-        hosts = dict(
-            Device.objects.filter(pk__in=[d.pk for d in devices])
-            .annotate(host=Lower("hostname"))
-            .values_list("pk", "host")
-        )
+    def renamed(self, devices: list[DeviceRow], *, stored: bool = True) -> None:
+        """After `devices` were written with new hostnames: count them under their new ones. Devices an import
+        has just inserted (`stored` False) are lower-cased here, as Reconciliation.expect_new counted them,
+        rather than read back (which would wait for an import's write-behind)."""
+        if stored:
+            hosts = dict(
+                Device.objects.filter(pk__in=[d.pk for d in devices])
+                .annotate(host=Lower("hostname"))
+                .values_list("pk", "host")
+            )
+        else:
+            hosts = {d.pk: d.hostname.lower() for d in devices}
         for device in devices:
             self.counts[device.host] -= 1
             device.host = hosts.get(device.pk, device.host)
@@ -464,7 +471,10 @@ class Reconciliation:
     def expect_new(self, firsts: dict[str, object]) -> None:
         """Count the hostnames of devices an import will insert (new_batches) as if stored already, so that a
         hostname is unique only when no device at all, stored or coming, shares it."""
-        self._unstored_hosts.update(first.hostname.lower() for first in firsts.values())
+        hosts = Counter((first.hostname or "").lower() for first in firsts.values())
+        self._unstored_hosts.update(hosts)
+        if self._hostnames is not None:  # already read (preload): count them in now
+            self._hostnames.counts.update(hosts)
 
     def batches(self, device_ids: Iterable[int] | None) -> Iterator[Batch]:
         """Reconcile the devices batch by batch, yielding each batch (reconciled, and written unless deferred) for
@@ -483,7 +493,14 @@ class Reconciliation:
             renamed = self.reconcile(batch)
             yield batch
             if renamed and self._hostnames is not None:  # now written: count them under their new hostnames
-                self._hostnames.renamed(renamed)
+                self._hostnames.renamed(renamed, stored=batch.stored)
+
+    def preload(self) -> None:
+        """Read the people and the hostname counts now rather than at the first batch (an import does, before
+        its writes begin)."""
+        self._host_counts()
+        if self._people is None:
+            self._people = _People()
 
     def _host_counts(self) -> Counter:
         if self._hostnames is None:
@@ -560,7 +577,9 @@ class Reconciliation:
                     )
                 )
         if changed:
-            with transaction.atomic():
+            with transaction.atomic(
+                savepoint=False
+            ):  # no savepoint: it would wait for an import's write-behind
                 if self.defer_writes:
                     batch.deferred = changed
                 else:

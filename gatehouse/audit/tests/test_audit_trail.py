@@ -6,9 +6,11 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from gatehouse.audit import services
 from gatehouse.audit.models import AuditChainHead, AuditEvent
 from gatehouse.audit.services import GENESIS_HASH, EventDraft, record_events, verify_chain
 from gatehouse.core import context
+from gatehouse.core.bulk import write_behind
 from gatehouse.core.context import Source
 from gatehouse.core.permissions import SYSTEM
 from gatehouse.directory import services as directory
@@ -94,8 +96,8 @@ def test_a_batch_hashes_what_verification_reads_back():
 
 def test_a_large_batch_advances_the_head_to_its_last_event():
     """Written in one bulk write (COPY on PostgreSQL, executemany on SQLite): on PostgreSQL the head moves once
-    per statement (migration 0005), on SQLite once for the batch, its row-level trigger skipping the batch's rows
-    (migration 0006); either way it ends on the last event with the full count."""
+    per statement (migration 0005), on SQLite once for the batch, its row-level trigger set aside meanwhile;
+    either way it ends on the last event with the full count."""
     make_people(2)
     drafts = [EventDraft("update", "x.y", str(i), f"Y{i}", {"n": [i, i + 1]}) for i in range(1201)]
     record_events(drafts)
@@ -118,27 +120,42 @@ def test_the_head_trigger_is_statement_level_on_postgresql():
         assert {row[0] for row in cursor.fetchall()} == {"STATEMENT"}
 
 
-def test_on_sqlite_only_a_batch_append_skips_the_row_level_head_trigger(monkeypatch):
-    """The trigger skips rows only while record_events writes a batch: the flag is off after it (after a failed
-    one too), so any other insert still advances the head row by row."""
+def _head_trigger_sql() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_event_advances_head'"
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def test_on_sqlite_a_batch_sets_the_head_trigger_aside_and_restores_it(monkeypatch):
+    """The batch is inserted without the row-level trigger and moves the head itself; the trigger is back after
+    it, as it was, and after a failed batch too, so any other insert still advances the head row by row."""
     if connection.vendor != "sqlite":
-        pytest.skip("the batch flag is SQLite's (PostgreSQL's trigger is statement-level)")
+        pytest.skip("SQLite's (PostgreSQL's trigger is statement-level)")
+    trigger = _head_trigger_sql()
+    assert trigger
     drafts = [EventDraft("update", "x.y", str(i), "Y", {"n": [i, i + 1]}) for i in range(3)]
+    seen = []
+    real_insert = services.insert_rows
+
+    def insert(*args, **kwargs):
+        seen.append(_head_trigger_sql())
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(services, "insert_rows", insert)
     record_events(drafts)
-    assert connection.gatehouse_audit_batch is False
+    assert seen == [None] and _head_trigger_sql() == trigger
 
     def fail(*args, **kwargs):
-        assert connection.gatehouse_audit_batch is True
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("gatehouse.audit.services.insert_rows", fail)
-    with pytest.raises(RuntimeError), transaction.atomic():
+    monkeypatch.setattr(services, "insert_rows", fail)
+    with pytest.raises(RuntimeError):
         record_events(drafts)
+    assert _head_trigger_sql() == trigger
     monkeypatch.undo()
-    assert connection.gatehouse_audit_batch is False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT gatehouse_audit_batch()")
-        assert cursor.fetchone()[0] == 0
     AuditEvent.objects.create(
         timestamp=timezone.now(), actor_label="x", source="cli", action="create", object_type="x.y",
         object_id="9", object_repr="Y", changes={}, prev_hash="0" * 64, hash="1" * 64,
@@ -149,6 +166,39 @@ def test_on_sqlite_only_a_batch_append_skips_the_row_level_head_trigger(monkeypa
         "1" * 64,
         4,
     )
+
+
+def test_on_sqlite_a_batch_can_be_appended_while_a_query_is_being_read():
+    """Setting the trigger aside is a schema change: it must not trip over a statement still being read (a
+    whole-fleet check run records events while it iterates over the devices)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's")
+    make_people(5)
+    with transaction.atomic():
+        for n, person in enumerate(Person.objects.order_by("pk").iterator(chunk_size=2)):
+            record_events([EventDraft("update", "x.y", f"{n}-{i}", str(person), {}) for i in range(2)])
+    assert verify_chain().ok
+    assert AuditChainHead.objects.get().event_count == 5 + 10
+
+
+def test_batches_under_a_write_behind_chain_on_from_the_head_they_left():
+    """On PostgreSQL, inside core.bulk.write_behind a batch is written by the second thread and the next batch
+    chains on from the head the last one left, without reading it back; a single append in between reads the
+    database's head again. The chain verifies, whatever the order."""
+    drafts = [EventDraft("update", "x.y", str(i), "Y", {"n": [i, i + 1]}) for i in range(150)]
+    with transaction.atomic(), write_behind() as writer:
+        record_events(drafts[:120])
+        if writer is not None:
+            assert writer.audit_head is not None
+        record_events(drafts[120:130])
+        record_events(drafts[130:131])  # a single append
+        if writer is not None:
+            assert writer.audit_head is None
+        record_events(drafts[131:])
+    head = AuditChainHead.objects.get()
+    last = AuditEvent.objects.order_by("-id").first()
+    assert (head.last_event_id, head.last_hash, head.event_count) == (last.pk, last.hash, 150)
+    assert verify_chain().ok
 
 
 def test_the_audit_trail_can_be_switched_off_for_a_block():

@@ -2,12 +2,22 @@
 (executemany on SQLite, COPY on PostgreSQL), written values read back through the ORM."""
 
 import datetime
+import gc
+import sys
 from types import SimpleNamespace
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 
-from gatehouse.core.bulk import COPY_ABOVE, JsonText, bulk_set, insert_rows, reserve_ids
+from gatehouse.core.bulk import (
+    COPY_ABOVE,
+    JsonText,
+    bulk_set,
+    cycle_collection_paused,
+    insert_rows,
+    reserve_ids,
+    write_behind,
+)
 from gatehouse.endpoints.models import CheckResult, Device, Platform
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +92,94 @@ def test_reserved_ids_are_new_and_the_rows_inserted_with_them_keep_them():
     assert min(reserve_ids(Device, 2)) > max(ids)
     assert Device.objects.create(serial="LATER").pk > max(ids)
     assert reserve_ids(Device, 0) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pausing the cyclic collector; the PostgreSQL write-behind
+
+
+def test_cycle_collection_is_paused_inside_and_restored_after_even_nested_and_on_error():
+    assert gc.isenabled()
+    with cycle_collection_paused():
+        assert not gc.isenabled()
+        with cycle_collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # only the outermost block turns it back on
+    assert gc.isenabled()
+    with pytest.raises(ValueError), cycle_collection_paused():
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collection_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
+
+
+def test_write_behind_is_nothing_on_sqlite():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's")
+    with transaction.atomic(), write_behind() as writer:
+        assert writer is None
+        insert_rows(Device, FIELDS, device_rows(3))
+        assert Device.objects.count() == 3
+
+
+postgres_only = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="the write-behind is PostgreSQL's"
+)
+
+
+@postgres_only
+def test_write_behind_writes_in_order_and_a_read_sees_every_write_queued_before_it():
+    interval = sys.getswitchinterval()
+    with transaction.atomic(), write_behind() as writer:
+        assert writer is not None and sys.getswitchinterval() < interval
+        assert insert_rows(Device, FIELDS, device_rows(COPY_ABOVE + 50), batch_size=40) == []
+        ids = dict(Device.objects.values_list("serial", "pk"))  # waits for the writer first
+        assert len(ids) == COPY_ABOVE + 50
+        # Results of those devices: queued after them, so their foreign keys hold when the batch is written.
+        insert_rows(CheckResult, ["device", "name", "passed", "reason", "checked_at"],
+                    [(pk, "os", True, "fine", STAMP) for pk in ids.values()])  # fmt: skip
+        assert CheckResult.objects.filter(reason="fine").count() == len(ids)
+        with write_behind() as inner:  # nested: the same writer
+            assert inner is writer
+    assert sys.getswitchinterval() == interval
+    device = Device.objects.get(serial="SERIAL00001")
+    assert device.failing_checks == ["agents", "os"] and device.last_seen_at == STAMP - datetime.timedelta(
+        days=1
+    )
+
+
+@postgres_only
+def test_a_failed_write_behind_raises_at_the_end_of_the_block_and_nothing_stays():
+    rows = device_rows(3)
+    rows.append(
+        (STAMP, STAMP, "SERIAL00000", "dup", Platform.MACOS, "15", "Mac", "", True, [], None)
+    )  # same serial
+    with pytest.raises(IntegrityError), transaction.atomic(), write_behind():
+        insert_rows(Device, FIELDS, rows)
+    assert Device.objects.count() == 0
+    assert not getattr(connection, "gatehouse_write_behind", None)
+
+
+@postgres_only
+def test_a_failed_write_behind_raises_at_the_next_write_and_the_rest_is_dropped():
+    rows = device_rows(2) + device_rows(1)  # the third repeats the first serial
+    with pytest.raises(IntegrityError), transaction.atomic(), write_behind() as writer:
+        insert_rows(Device, FIELDS, rows)
+        writer.jobs.join()  # the failure is in; the next write raises it
+        insert_rows(
+            Device, FIELDS, [(STAMP, STAMP, "OTHER", "h", Platform.MACOS, "15", "Mac", "", True, [], None)]
+        )
+    assert Device.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_behind_needs_the_transaction_its_writes_belong_to():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's")
+    with pytest.raises(RuntimeError, match="inside the transaction"), write_behind():
+        pass
