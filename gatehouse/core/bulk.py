@@ -11,6 +11,10 @@ On SQLite (3.35+) they use executemany (one prepared statement stepped in C) or 
 a large write is one COPY (into the table, or into a temporary table the INSERT or UPDATE then reads), several
 times faster than multi-row VALUES, whose statements PostgreSQL must parse and plan with thousands of
 parameters; a small one (under COPY_ABOVE rows) is one multi-row statement.
+
+Two more things bulk work uses (decision 0008): `write_behind()`, inside which PostgreSQL plain inserts are sent
+by a second thread while the caller goes on computing, and `cycle_collection_paused()`, which spares bulk work
+the cyclic garbage collector's passes over its many live objects.
 """
 
 from __future__ import annotations
