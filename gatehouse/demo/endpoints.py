@@ -3,9 +3,10 @@
 The fleet is a pure function of the directory (people by email, each drawn with their own seed) and of the OS
 release catalog: most people have one Mac, engineers often a Linux workstation too, a few a second Mac or a
 replaced one that no longer reports. It is written in the vendors' formats (`endpoints.feeds.writers`) and
-imported through the real path, `parse_feed` then `import_feed`, as Jamf Pro, SentinelOne, CrowdStrike Falcon and
-DriveStrike files would be: devices are upserted, owners reconciled (by email mostly; some SentinelOne agents
-name only a `DOMAIN\\user`, two Macs only their hostname, two devices no one) and checked.
+imported through the real path, `parse_feed` then `import_feeds` (all feeds together, as the hourly sync does),
+as Jamf Pro, SentinelOne, CrowdStrike Falcon and DriveStrike files would be: devices are upserted, owners
+reconciled (by email mostly; some SentinelOne agents name only a `DOMAIN\\user`, two Macs only their hostname,
+two devices no one) and checked.
 
 A handful of devices fail, each for a reason a real fleet has, concentrated in a few departments so the company
 misses the 95% target while most departments meet it: SentinelOne not seen for 9 to 20 days, an infected agent,
@@ -548,7 +549,7 @@ def load_endpoints(*, actor, progress, summary) -> None:
     from gatehouse.demo.access import pick_leaver
     from gatehouse.endpoints import kpis, remediation
     from gatehouse.endpoints.feeds import parse_feed
-    from gatehouse.endpoints.imports import import_feed
+    from gatehouse.endpoints.imports import import_feeds
 
     if Device.objects.exists():
         _record_totals(summary, created=False)
@@ -560,10 +561,14 @@ def load_endpoints(*, actor, progress, summary) -> None:
     people = list(Person.objects.select_related("manager").order_by("email"))
     fleet = plan_fleet(people, versions, leaver=pick_leaver())
     feeds = write_feeds(fleet, now)
-    for source, name, content in progress(feeds, total=len(feeds), desc="Device feeds"):
-        import_feed(source, parse_feed(source, content), actor=actor, origin=f"demo: {name}", now=now)
+    # Read, then imported together as the hourly sync does: each device is checked once, on all its feeds.
+    parsed = [
+        (source, parse_feed(source, content), f"demo: {name}")
+        for source, name, content in progress(feeds, total=len(feeds), desc="Device feeds")
+    ]
+    import_feeds(parsed, actor=actor, now=now)
     _grant_lab_exception(fleet, actor=actor, today=today)
-    # import_feed also queues remediation after the commit; it finds these requests open and files nothing.
+    # The import also queues remediation after the commit; it finds these requests open and files nothing.
     remediation.remediate(None, actor=actor, now=now)
     kpis.take_snapshot(today)
     backfill_history(fleet, today=today, versions=versions, progress=progress)
