@@ -188,8 +188,11 @@ def _append_batch(cursor, common: dict[str, Any], drafts: Sequence[EventDraft]) 
     SQLite (which has row-level triggers only) by `_sqlite_append`."""
     # Within one write-behind (core.bulk), the head is where this transaction's last batch left it: it was locked
     # by the first batch until the commit, so no one else can have moved it, and no read need wait for the writer.
+    # Only within the same savepoints, though: a savepoint rolled back since may have taken that batch with it.
     writer = active_writer(connection)
-    prev = (writer.audit_head if writer is not None else None) or _lock_head(cursor)
+    where = tuple(connection.savepoint_ids)
+    cached = writer.audit_head if writer is not None else None
+    prev = cached[1] if cached and cached[0] == where else _lock_head(cursor)
     events = []
     # event_payload's JSON, put together from parts: what every event of the batch shares is encoded once, each
     # event's changes once (for both its hash and its column), and its strings by the encoder json.dumps uses.
@@ -212,7 +215,7 @@ def _append_batch(cursor, common: dict[str, Any], drafts: Sequence[EventDraft]) 
     else:
         insert_rows(AuditEvent, _INSERT_COLUMNS, events, batch_size=2000)
     if writer is not None:
-        writer.audit_head = prev
+        writer.audit_head = (where, prev)
     return len(events)
 
 

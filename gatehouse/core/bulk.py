@@ -91,9 +91,9 @@ class WriteBehind:
         self.jobs: queue.Queue = queue.Queue(maxsize=6)  # a few batches ahead at most: memory stays flat
         self.error: BaseException | None = None
         self.cancelled = False
-        self.audit_head: str | None = (
-            None  # the chain head after this transaction's last batch (audit.services)
-        )
+        # The audit chain head after this transaction's last batch, with the savepoints it was written in
+        # (audit.services._append_batch).
+        self.audit_head: tuple[tuple[str, ...], str] | None = None
         self.thread = threading.Thread(target=self._run, name="gatehouse-write-behind", daemon=True)
 
     def _run(self) -> None:
