@@ -20,7 +20,6 @@ the cyclic garbage collector's passes over its many live objects.
 from __future__ import annotations
 
 import datetime
-import functools
 import gc
 import operator
 import queue
@@ -47,7 +46,7 @@ def cycle_collection_paused() -> Iterator[None]:
     Bulk work (parsing a feed, importing it, checking every device) holds hundreds of thousands of small objects
     that form no cycles; the collector's full passes, triggered as the heap grows, walk them all again and again
     and took about 40% of an import (docs/decisions/0008). Nested blocks are fine: only the outermost turns the
-    collector back on, and only if it was on."""
+    collector back on, and only if it was on. Also a decorator: `@cycle_collection_paused()`."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -55,17 +54,6 @@ def cycle_collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def paused_cycle_collection(function):
-    """Decorator: run `function` inside cycle_collection_paused()."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        with cycle_collection_paused():
-            return function(*args, **kwargs)
-
-    return wrapper
 
 
 class WriteBehind:

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.core.bulk import JsonText, bulk_set, insert_rows, paused_cycle_collection
+from gatehouse.core.bulk import JsonText, bulk_set, cycle_collection_paused, insert_rows
 from gatehouse.core.jobs import job
 from gatehouse.endpoints.models import (
     SOURCE_KINDS,
@@ -319,7 +319,7 @@ def evaluate(device: Device, records, policy: PlatformPolicy, catalog: Catalog, 
 # The run
 
 
-@paused_cycle_collection
+@cycle_collection_paused()
 def run_checks(
     device_ids: Iterable[int] | None = None,
     *,

@@ -32,8 +32,8 @@ from gatehouse.audit.services import AuditAction, EventDraft, record_events
 from gatehouse.core.bulk import (
     JsonText,
     bulk_set,
+    cycle_collection_paused,
     insert_rows,
-    paused_cycle_collection,
     reserve_ids,
     write_behind,
 )
@@ -124,7 +124,7 @@ def import_feed(
     return import_feeds([(source, records, origin)], actor=actor, now=now, progress=progress)[0]
 
 
-@paused_cycle_collection
+@cycle_collection_paused()
 def import_feeds(
     feeds: Sequence[FeedInput],
     *,

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.core.bulk import paused_cycle_collection
+from gatehouse.core.bulk import cycle_collection_paused
 from gatehouse.endpoints.checks import Catalog
 from gatehouse.endpoints.models import (
     CheckResult,
@@ -134,7 +134,7 @@ def compute(
     return slices
 
 
-@paused_cycle_collection
+@cycle_collection_paused()
 def take_snapshot(day: datetime.date | None = None) -> int:
     """Write `day`'s KpiSnapshot rows (today by default), replacing any already there. Returns how many rows.
     Records one audit event with the counts."""

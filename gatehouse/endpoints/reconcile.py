@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from gatehouse.audit.services import AuditAction, EventDraft, record_events
-from gatehouse.core.bulk import bulk_set, paused_cycle_collection
+from gatehouse.core.bulk import bulk_set, cycle_collection_paused
 from gatehouse.core.models import json_safe
 from gatehouse.core.permissions import require
 from gatehouse.directory.models import Person
@@ -611,7 +611,7 @@ def _creation(device: DeviceRow) -> EventDraft:
     )
 
 
-@paused_cycle_collection
+@cycle_collection_paused()
 def reconcile_devices(
     device_ids: Iterable[int] | None = None, *, actor, now: datetime.datetime | None = None
 ) -> ReconcileResult:

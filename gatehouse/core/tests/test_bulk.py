@@ -109,6 +109,12 @@ def test_cycle_collection_is_paused_inside_and_restored_after_even_nested_and_on
     with pytest.raises(ValueError), cycle_collection_paused():
         raise ValueError
     assert gc.isenabled()
+
+    @cycle_collection_paused()
+    def inside() -> bool:
+        return gc.isenabled()
+
+    assert (inside(), inside(), gc.isenabled()) == (False, False, True)  # as a decorator, each call
     gc.disable()
     try:
         with cycle_collection_paused():

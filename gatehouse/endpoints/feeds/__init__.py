@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gatehouse.core.bulk import paused_cycle_collection
+from gatehouse.core.bulk import cycle_collection_paused
 from gatehouse.endpoints.feeds import crowdstrike, drivestrike, jamf, sentinelone
 from gatehouse.endpoints.feeds.base import Feed, FeedRecord, ParseError
 
@@ -16,7 +16,7 @@ PARSERS: dict[str, Callable[[str | bytes], Feed]] = {
 }
 
 
-@paused_cycle_collection
+@cycle_collection_paused()
 def parse_feed(source: str, content: str | bytes) -> Feed:
     """Parse a file of `source`; a ParseError names the record and field when it cannot be imported."""
     try:
